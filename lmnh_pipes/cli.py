@@ -1,0 +1,159 @@
+"""The ``lmnh-pipes`` command: thin click commands over :mod:`config` and :mod:`runner`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from .config import load
+from .errors import ConfigError, LmnhPipesError
+from .interfaces import OnlineCheck
+from .pipeline import Pipeline
+from .plugins import get_registry
+
+__all__ = ["main"]
+
+EXIT_RUN_FAILED = 1
+EXIT_CONFIG = 2
+
+_pipeline_arg = click.argument("pipeline_file", metavar="PIPELINE.yaml", type=click.Path(path_type=Path))
+_env_file_opt = click.option(
+    "--env-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Load variables from this file (default: a .env beside the pipeline file, "
+    "or in the working directory). The environment wins.",
+)
+_traceback_opt = click.option("--traceback", is_flag=True, help="Show the traceback of an error.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lmnh-pipes")
+@click.option(
+    "--log-level",
+    default="WARNING",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+def main(log_level: str) -> None:
+    """Run plug-in pipelines: a source, a chain of validators, and sinks for accepted and rejected records."""
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.command()
+@_pipeline_arg
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after reading N records.")
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Stop when no record has come for this long.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_env_file_opt
+@_traceback_opt
+def run(
+    pipeline_file: Path,
+    limit: int | None,
+    idle_timeout: float | None,
+    as_json: bool,
+    env_file: Path | None,
+    traceback: bool,
+) -> None:
+    """Build the pipeline and run it until the source ends, --limit, --idle-timeout, or SIGINT/SIGTERM."""
+    pipeline = _load(pipeline_file, env_file, traceback)
+    try:
+        report = pipeline.run(limit=limit, idle_timeout=idle_timeout)
+    except ConfigError as exc:
+        _fail(exc, EXIT_CONFIG, traceback)
+    except LmnhPipesError as exc:
+        _fail(exc, EXIT_RUN_FAILED, traceback, prefix="run failed: ")
+    click.echo(json.dumps(report.to_dict()) if as_json else str(report))
+
+
+@main.command()
+@_pipeline_arg
+@click.option("--online", is_flag=True, help="Also connect to each source and sink and check what they need.")
+@_env_file_opt
+@_traceback_opt
+def check(pipeline_file: Path, online: bool, env_file: Path | None, traceback: bool) -> None:
+    """Build the pipeline without connecting anything and report every problem found."""
+    pipeline = _load(pipeline_file, env_file, traceback)
+    if online:
+        problems = _check_online(pipeline)
+        if problems:
+            for line in problems:
+                click.echo(f"error: {pipeline_file}: {line}", err=True)
+            sys.exit(EXIT_CONFIG)
+    n = len(pipeline.validators)
+    click.echo(
+        f"{pipeline_file}: ok (pipeline {pipeline.name}: {type(pipeline.source).__name__} -> "
+        f"{n} validator{'s' if n != 1 else ''} -> {type(pipeline.sink).__name__}"
+        f"{', rejects to ' + type(pipeline.rejects).__name__ if pipeline.rejects is not None else ''})"
+    )
+
+
+def _check_online(pipeline: Pipeline) -> list[str]:
+    problems: list[str] = []
+    for role, component in (("source", pipeline.source), ("sink", pipeline.sink), ("rejects", pipeline.rejects)):
+        if component is None or not isinstance(component, OnlineCheck):
+            continue
+        try:
+            component.check_online()
+        except ConfigError as exc:
+            problems += [f"{role}: {p.message}" for p in exc.problems]
+        except Exception as exc:
+            problems.append(f"{role}: cannot connect: {exc}")
+    return problems
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins(as_json: bool) -> None:
+    """List every component type that can be used, and the distribution that provides it."""
+    try:
+        registry = get_registry()
+    except LmnhPipesError as exc:
+        _fail(exc, EXIT_CONFIG, False)
+    rows: list[dict[str, Any]] = [
+        {
+            "type": t.name,
+            "kind": t.kind,
+            "plugin": t.plugin,
+            "distribution": t.distribution,
+            "version": t.version,
+            "summary": t.summary,
+        }
+        for t in registry
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max((len(r["type"]) for r in rows), default=4)
+    for r in rows:
+        click.echo(f"{r['kind']:<9} {r['type']:<{width}}  {r['distribution']} {r['version']}  {r['summary']}")
+
+
+def _load(pipeline_file: Path, env_file: Path | None, show_traceback: bool) -> Pipeline:
+    try:
+        return load(pipeline_file, env_file=env_file)
+    except LmnhPipesError as exc:
+        _fail(exc, EXIT_CONFIG, show_traceback)
+
+
+def _fail(exc: LmnhPipesError, code: int, show_traceback: bool, prefix: str = "") -> NoReturn:
+    if show_traceback:
+        traceback.print_exception(exc)
+    lines = [str(p) for p in exc.problems] if isinstance(exc, ConfigError) else [str(exc)]
+    for line in lines:
+        click.echo(f"error: {prefix}{line}", err=True)
+    sys.exit(code)

@@ -1,0 +1,296 @@
+"""From a pipeline file to a built (not yet opened) :class:`~lmnh_pipes.pipeline.Pipeline`.
+
+YAML -> ``${VAR}`` interpolation -> each component's options checked against its constructor's keyword
+arguments and converted to their annotated types -> components. Every problem carries the file, the line and
+the key path, and all problems are reported together.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import os
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+
+from .environ import read_env_file
+from .errors import ConfigError, Problem
+from .pipeline import BatchOptions, Pipeline
+from .plugins import get_registry
+from .registry import Kind, Registry
+from .yamlfile import Document, KeyPath, parse_document
+
+__all__ = ["build", "build_component", "load", "load_environment"]
+
+TOP_KEYS = ("name", "source", "validators", "sink", "rejects", "batch")
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    env_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    registry: Registry | None = None,
+) -> Pipeline:
+    """Read a pipeline file and build its components (nothing is opened or connected).
+
+    Variables come from ``environ`` (default: the process environment), over ``env_file`` or else a ``.env``
+    beside the pipeline file or in the working directory. Raises :class:`ConfigError` with every problem found.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            [Problem(message=f"cannot read the pipeline file: {exc.strerror or exc}", file=str(path))]
+        ) from None
+    env = load_environment(file, env_file, environ)
+    doc = parse_document(text, str(path), env)
+    return build(doc, registry if registry is not None else get_registry(), default_name=file.stem)
+
+
+def load_environment(
+    pipeline_file: Path,
+    env_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The variables a pipeline file sees: the ``.env`` file's, overridden by the environment's."""
+    env: dict[str, str] = {}
+    if env_file is not None:
+        try:
+            env.update(read_env_file(Path(env_file)))
+        except OSError as exc:
+            raise ConfigError(
+                [Problem(message=f"cannot read the env file: {exc.strerror or exc}", file=str(env_file))]
+            ) from None
+    else:
+        for candidate in (pipeline_file.parent / ".env", Path.cwd() / ".env"):
+            if candidate.is_file():
+                env.update(read_env_file(candidate))
+                break
+    env.update(os.environ if environ is None else environ)
+    return env
+
+
+def build(doc: Document, registry: Registry, *, default_name: str = "pipeline") -> Pipeline:
+    """Build a pipeline from a parsed document."""
+    problems: list[Problem] = []
+    data = doc.data
+    if not isinstance(data, dict):
+        raise ConfigError([doc.problem((), f"expected a mapping with 'source' and 'sink', found {_kind(data)}")])
+    for key in data:
+        if key not in TOP_KEYS:
+            problems.append(doc.problem((key,), f"unknown key {key!r}", _did_you_mean(key, TOP_KEYS)))
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        problems.append(doc.problem(("name",), f"expected a non-empty string, found {name!r}"))
+        name = default_name
+
+    source = _required_component(doc, registry, "source", "source", problems)
+    sink = _required_component(doc, registry, "sink", "sink", problems)
+    rejects = None
+    if data.get("rejects") is not None:
+        rejects = build_component(doc, registry, "sink", ("rejects",), problems)
+
+    validators: list[Any] = []
+    raw_validators = data.get("validators", [])
+    if raw_validators is None:
+        raw_validators = []
+    if not isinstance(raw_validators, list):
+        problems.append(doc.problem(("validators",), f"expected a list of validators, found {_kind(raw_validators)}"))
+    else:
+        for i in range(len(raw_validators)):
+            v = build_component(doc, registry, "validator", ("validators", i), problems)
+            if v is not None:
+                validators.append(v)
+
+    batch = _batch_options(doc, problems)
+    if problems:
+        raise ConfigError(problems)
+    return Pipeline(name=name, source=source, validators=validators, sink=sink, rejects=rejects, batch=batch)
+
+
+def _required_component(doc: Document, registry: Registry, key: str, kind: Kind, problems: list[Problem]) -> Any:
+    if doc.data.get(key) is None:
+        problems.append(doc.problem((), f"missing required key {key!r}", f"a {kind} mapping with a 'type'"))
+        return None
+    return build_component(doc, registry, kind, (key,), problems)
+
+
+def build_component(doc: Document, registry: Registry, kind: Kind, path: KeyPath, problems: list[Problem]) -> Any:
+    """Build the component whose mapping is at ``path``; append problems and return None when it cannot."""
+    spec: Any = doc.data
+    for part in path:
+        spec = spec[part]
+    if not isinstance(spec, dict):
+        problems.append(doc.problem(path, f"expected a mapping with a 'type', found {_kind(spec)}"))
+        return None
+    type_name = spec.get("type")
+    if type_name is None:
+        problems.append(
+            doc.problem(
+                path, "missing required key 'type'", f"one of the {kind} types: {', '.join(registry.names(kind))}"
+            )
+        )
+        return None
+    ctype = registry.get(kind, type_name) if isinstance(type_name, str) else None
+    if ctype is None:
+        known = registry.names(kind)
+        hint = _did_you_mean(str(type_name), known) or f"known {kind} types: {', '.join(known) or 'none'}"
+        problems.append(doc.problem((*path, "type"), f"unknown {kind} type {type_name!r}", hint))
+        return None
+    options = {k: v for k, v in spec.items() if k != "type"}
+    kwargs, found = _convert_options(ctype.factory, options, doc, path)
+    problems.extend(found)
+    if found:
+        return None
+    try:
+        return ctype.factory(**kwargs)
+    except ConfigError as exc:
+        problems.extend(doc.problem(path, p.message, p.hint) for p in exc.problems)
+    except (TypeError, ValueError) as exc:
+        problems.append(doc.problem(path, f"invalid {type_name} options: {exc}"))
+    return None
+
+
+def _convert_options(
+    factory: Callable[..., Any], options: dict[str, Any], doc: Document, path: KeyPath
+) -> tuple[dict[str, Any], list[Problem]]:
+    params, takes_any = option_parameters(factory)
+    hints = _type_hints(factory)
+    problems: list[Problem] = []
+    kwargs: dict[str, Any] = {}
+    for key, value in options.items():
+        if key not in params and not takes_any:
+            problems.append(
+                doc.problem(
+                    (*path, key),
+                    f"unknown option {key!r}",
+                    _did_you_mean(key, params) or f"options: {', '.join(params) or 'none'}",
+                )
+            )
+            continue
+        hint = hints.get(key, Any)
+        try:
+            kwargs[key] = _converter.structure(value, hint) if hint is not Any else value
+        except Exception as exc:
+            problems.append(
+                doc.problem((*path, key), f"expected {_type_name(hint)}, found {value!r}", _first_message(exc))
+            )
+    for key, param in params.items():
+        if param.default is inspect.Parameter.empty and key not in options:
+            problems.append(doc.problem(path, f"missing required option {key!r}"))
+    return kwargs, problems
+
+
+def option_parameters(factory: Callable[..., Any]) -> tuple[dict[str, inspect.Parameter], bool]:
+    """The keyword options a factory takes, and whether it also takes any keyword (``**kwargs``)."""
+    sig = inspect.signature(factory)
+    params = {
+        n: p
+        for n, p in sig.parameters.items()
+        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    }
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+    return params, takes_any
+
+
+def _type_hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    if isinstance(factory, type) and attrs.has(factory):
+        try:
+            attrs.resolve_types(factory)
+        except Exception:
+            return {}
+        return {f.alias: f.type for f in attrs.fields(factory) if f.init and f.type is not None}
+    target = factory.__init__ if isinstance(factory, type) else factory  # type: ignore[misc]
+    try:
+        return typing.get_type_hints(target)
+    except Exception:
+        return {}
+
+
+def _strict_str(value: Any, _: type) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # a numeric password or group id written without quotes
+    raise TypeError(f"expected a string, found {_kind(value)}")
+
+
+def _strict_int(value: Any, _: type) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"expected an integer, found {_kind(value)}")
+
+
+def _strict_float(value: Any, _: type) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"expected a number, found {_kind(value)}")
+
+
+def _strict_bool(value: Any, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"expected true or false, found {_kind(value)}")
+
+
+_converter = cattrs.Converter()
+_converter.register_structure_hook(str, _strict_str)
+_converter.register_structure_hook(int, _strict_int)
+_converter.register_structure_hook(float, _strict_float)
+_converter.register_structure_hook(bool, _strict_bool)
+
+
+def _batch_options(doc: Document, problems: list[Problem]) -> BatchOptions:
+    raw = doc.data.get("batch")
+    if raw is None:
+        return BatchOptions()
+    if not isinstance(raw, dict):
+        problems.append(doc.problem(("batch",), f"expected a mapping, found {_kind(raw)}"))
+        return BatchOptions()
+    kwargs, found = _convert_options(BatchOptions, raw, doc, ("batch",))
+    problems.extend(found)
+    if found:
+        return BatchOptions()
+    try:
+        return BatchOptions(**kwargs)
+    except (TypeError, ValueError) as exc:
+        problems.append(doc.problem(("batch",), str(exc)))
+        return BatchOptions()
+
+
+def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{value!r}"
+
+
+def _type_name(hint: Any) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    if hint in names:
+        return names[hint]
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _first_message(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        messages = cattrs.transform_error(exc)
+        return messages[0] if messages else ""
+    return ""

@@ -1,0 +1,81 @@
+"""A pipeline: one source, a chain of validators, a sink, and an optional rejects sink."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from .interfaces import Sink, Source, Validator
+from .records import Record
+from .report import RunReport
+
+__all__ = ["BatchOptions", "Pipeline", "apply_validators"]
+
+
+def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be positive, found {value}")
+
+
+@attrs.frozen(kw_only=True)
+class BatchOptions:
+    """How records are grouped for writing: at most ``max_records``, waiting at most ``max_wait`` seconds."""
+
+    max_records: int = attrs.field(default=5000, validator=_positive)
+    max_wait: float = attrs.field(default=1.0, validator=_positive)
+
+
+@attrs.define(kw_only=True)
+class Pipeline:
+    """Source -> validators -> sink (and rejects). Build it from component objects, or with :func:`load`."""
+
+    source: Source
+    sink: Sink
+    validators: list[Validator] = attrs.field(factory=list)
+    rejects: Sink | None = None
+    batch: BatchOptions = attrs.field(factory=BatchOptions)
+    name: str = "pipeline"
+
+    def run(
+        self,
+        *,
+        limit: int | None = None,
+        idle_timeout: float | None = None,
+        stop: threading.Event | None = None,
+        handle_signals: bool = True,
+    ) -> RunReport:
+        """Open everything, run until the source ends, ``limit`` records were read, nothing came for
+        ``idle_timeout`` seconds, ``stop`` is set, or SIGINT/SIGTERM; then drain, close, and return the report.
+
+        Raises :class:`~lmnh_pipes.errors.ConfigError` if a component finds its configuration wrong when opened,
+        and :class:`~lmnh_pipes.errors.RunError` if the run failed (the batch in hand was not acknowledged).
+        """
+        from .runner import run
+
+        return run(self, limit=limit, idle_timeout=idle_timeout, stop=stop, handle_signals=handle_signals)
+
+    def validate(self, items: Iterable[Any]) -> list[Record]:
+        """Run the validator chain alone over dicts, bytes, strings or records (for notebooks).
+
+        The validators must have been opened (``open()``) if they need to load anything.
+        """
+        return [apply_validators(self.validators, Record.of(item)) for item in items]
+
+
+def apply_validators(validators: Iterable[Validator], record: Record) -> Record:
+    """Pass ``record`` through ``validators`` in order, stopping at the first rejection.
+
+    A validator that raises is a bug, but must not lose the record: it becomes a rejection naming the error.
+    """
+    for validator in validators:
+        try:
+            record = validator.validate(record)
+        except Exception as exc:
+            name = getattr(validator, "name", type(validator).__name__)
+            return record.rejected_by(name, f"validator raised {type(exc).__name__}: {exc}", "error")
+        if record.reject is not None:
+            return record
+    return record

@@ -1,0 +1,75 @@
+"""The plug-in host: a new pluggy manager per call, loaded from the ``lmnh_pipes`` entry points.
+
+Set ``LMNH_PIPES_PLUGINS`` to a comma-separated list of entry-point names to load only those
+(``LMNH_PIPES_PLUGINS=files,rules``); unset, every installed plug-in loads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+from .registry import Registry
+
+__all__ = ["ALLOW_VARIABLE", "get_plugin_manager", "get_registry"]
+
+ALLOW_VARIABLE = "LMNH_PIPES_PLUGINS"
+
+
+def get_plugin_manager(extra: Iterable[Any] = (), *, load_entry_points: bool = True) -> pluggy.PluginManager:
+    """Return a new plug-in manager with the hookspecs added and the installed plug-ins registered.
+
+    ``extra`` are plug-in objects registered as well (handy in tests and notebooks).
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    if load_entry_points:
+        allowed = _allowed()
+        try:
+            if allowed is None:
+                pm.load_setuptools_entrypoints(hookspecs.PROJECT)
+            else:
+                for name in sorted(allowed):
+                    pm.load_setuptools_entrypoints(hookspecs.PROJECT, name=name)
+        except Exception as exc:
+            raise PluginError(f"a plug-in failed to load: {exc!r}") from exc
+    for plugin in extra:
+        pm.register(plugin)
+    pm.check_pending()
+    return pm
+
+
+def get_registry(pm: pluggy.PluginManager | None = None, extra: Iterable[Any] = ()) -> Registry:
+    """Build a registry by calling every plug-in's ``lmnh_pipes_register`` hook."""
+    if pm is None:
+        pm = get_plugin_manager(extra)
+    registry = Registry()
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    for impl in reversed(pm.hook.lmnh_pipes_register.get_hookimpls()):
+        dist = dists.get(id(impl.plugin))
+        name = impl.plugin_name
+        registry.provider = (
+            name,
+            dist.metadata["Name"] if dist is not None else "",
+            dist.version if dist is not None else "",
+        )
+        try:
+            impl.function(registry=registry)
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"plug-in {name!r} failed to register its types: {exc}") from exc
+    registry.provider = ("", "", "")
+    return registry
+
+
+def _allowed() -> set[str] | None:
+    value = os.environ.get(ALLOW_VARIABLE)
+    if value is None:
+        return None
+    return {n.strip() for n in value.split(",") if n.strip()}

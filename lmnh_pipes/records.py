@@ -1,0 +1,132 @@
+"""Records: what flows from a source, through validators, to the sinks.
+
+A :class:`Record` holds the decoded ``value`` (a mapping, or ``None`` before a
+decoding validator ran), the original ``raw`` bytes, the source coordinates in
+``meta``, and, once a validator refused it, a :class:`Rejection`.
+Records are immutable: a validator returns a new record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import attrs
+
+__all__ = ["MISSING", "Meta", "Record", "Rejection", "resolve_path"]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+#: Returned by :meth:`Record.get` for a path that names nothing.
+MISSING: Final[Any] = _Missing()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Meta:
+    """Where a record came from.
+
+    For Kafka: the topic, partition, offset, key and timestamp of the message.
+    For a file: ``topic`` is the file's path and ``offset`` the 0-based index of the record in that file.
+    ``key`` is text when the message key is valid UTF-8, else bytes, or ``None`` when there is no key.
+    """
+
+    source: str = ""
+    topic: str = ""
+    partition: int = 0
+    offset: int = 0
+    key: str | bytes | None = None
+    timestamp: datetime | None = None
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Rejection:
+    """Why a record was refused: the validator's name, the rule that failed, and a readable reason."""
+
+    validator: str
+    reason: str
+    rule: str = ""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Record:
+    """One record. Build one for a notebook with :meth:`Record.of`."""
+
+    value: Any = None
+    raw: bytes = b""
+    meta: Meta = Meta()
+    reject: Rejection | None = None
+
+    @property
+    def rejected(self) -> bool:
+        """True when a validator refused this record."""
+        return self.reject is not None
+
+    def with_value(self, value: Any) -> Record:
+        """This record, accepted, carrying a new (decoded or typed) value."""
+        return Record(value=value, raw=self.raw, meta=self.meta)
+
+    def rejected_by(self, validator: str, reason: str, rule: str = "") -> Record:
+        """This record, refused by ``validator`` for ``reason`` (``rule`` groups reasons in the report)."""
+        return Record(
+            value=self.value,
+            raw=self.raw,
+            meta=self.meta,
+            reject=Rejection(validator=validator, reason=reason, rule=rule or validator),
+        )
+
+    def get(self, path: str, default: Any = MISSING) -> Any:
+        """Look up a dotted path: ``site``, ``value.site``, ``meta.offset``, ``reject.reason`` or ``raw``."""
+        return resolve_path(self, path, default)
+
+    @classmethod
+    def of(cls, item: Any, **meta: Any) -> Record:
+        """Wrap a plain item: bytes and str become ``raw``; a mapping becomes ``value`` (and its JSON, ``raw``)."""
+        if isinstance(item, Record):
+            return item
+        m = Meta(**meta) if meta else Meta()
+        if isinstance(item, bytes | bytearray | memoryview):
+            return cls(value=None, raw=bytes(item), meta=m)
+        if isinstance(item, str):
+            return cls(value=None, raw=item.encode("utf-8"), meta=m)
+        if isinstance(item, Mapping):
+            try:
+                raw = json.dumps(item, default=str).encode("utf-8")
+            except (TypeError, ValueError):
+                raw = repr(item).encode("utf-8")
+            return cls(value=dict(item), raw=raw, meta=m)
+        raise TypeError(f"cannot make a record of {type(item).__name__}")
+
+
+_TOP: Final = frozenset({"meta", "reject", "raw", "value"})
+
+
+def resolve_path(record: Record, path: str, default: Any = MISSING) -> Any:
+    """Resolve a dotted path against a record; see :meth:`Record.get`."""
+    head, _, rest = path.partition(".")
+    if head in _TOP:
+        obj: Any = getattr(record, head)
+        parts = rest.split(".") if rest else []
+    else:
+        obj = record.value
+        parts = path.split(".")
+    for part in parts:
+        if obj is None:
+            return default
+        if isinstance(obj, Mapping):
+            if part not in obj:
+                return default
+            obj = obj[part]
+        elif attrs.has(type(obj)) and hasattr(obj, part):
+            obj = getattr(obj, part)
+        else:
+            return default
+    return obj

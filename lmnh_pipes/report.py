@@ -1,0 +1,96 @@
+"""The run report: what a run read, accepted, rejected (by validator and rule) and wrote."""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from typing import Any
+
+import attrs
+
+__all__ = ["RunReport"]
+
+
+@attrs.define(kw_only=True)
+class RunReport:
+    """Counts of one run. Printed by the CLI; rendered as a table in Jupyter."""
+
+    pipeline: str
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    written: int = 0
+    rejects_written: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    stopped_by: str = ""
+    rejected_by: Counter[tuple[str, str]] = attrs.field(factory=Counter)
+
+    @property
+    def rate(self) -> float:
+        """Records read per second of the run."""
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain data (for ``--json`` and logs)."""
+        return {
+            "pipeline": self.pipeline,
+            "read": self.read,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "written": self.written,
+            "rejects_written": self.rejects_written,
+            "batches": self.batches,
+            "seconds": round(self.seconds, 3),
+            "rate": round(self.rate, 1),
+            "stopped_by": self.stopped_by,
+            "rejected_by": [{"validator": v, "rule": r, "count": n} for (v, r), n in self._rejections()],
+        }
+
+    def _rejections(self) -> list[tuple[tuple[str, str], int]]:
+        return sorted(self.rejected_by.items(), key=lambda item: (-item[1], item[0]))
+
+    def __str__(self) -> str:
+        rows = [
+            ("read", f"{self.read:,}"),
+            ("accepted", f"{self.accepted:,}"),
+            ("rejected", f"{self.rejected:,}"),
+            ("written", f"{self.written:,}"),
+            ("rejects written", f"{self.rejects_written:,}"),
+            ("time", f"{self.seconds:.2f} s"),
+            ("rate", f"{self.rate:,.0f} records/s"),
+            ("stopped by", self.stopped_by or "-"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        lines = [f"pipeline {self.pipeline}"] + [f"  {k:<{width}}  {v}" for k, v in rows]
+        if self.rejected_by:
+            lines.append("  rejected by validator / rule:")
+            lines += [f"    {n:>9,}  {v} / {r}" for (v, r), n in self._rejections()]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{esc(k)}</th><td style='text-align:right'>{esc(str(v))}</td></tr>"
+            for k, v in (
+                ("read", f"{self.read:,}"),
+                ("accepted", f"{self.accepted:,}"),
+                ("rejected", f"{self.rejected:,}"),
+                ("written", f"{self.written:,}"),
+                ("rejects written", f"{self.rejects_written:,}"),
+                ("time", f"{self.seconds:.2f} s"),
+                ("rate", f"{self.rate:,.0f} records/s"),
+                ("stopped by", self.stopped_by or "-"),
+            )
+        )
+        rejects = "".join(
+            f"<tr><td>{esc(v)}</td><td>{esc(r)}</td><td style='text-align:right'>{n:,}</td></tr>"
+            for (v, r), n in self._rejections()
+        )
+        out = f"<h4>pipeline {esc(self.pipeline)}</h4><table>{rows}</table>"
+        if rejects:
+            out += (
+                "<table><thead><tr><th>validator</th><th>rule</th><th>rejected</th></tr></thead>"
+                f"<tbody>{rejects}</tbody></table>"
+            )
+        return out

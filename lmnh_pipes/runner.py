@@ -1,0 +1,175 @@
+"""The run loop: read, validate, write, acknowledge; batching, stop conditions, signals, the report.
+
+Ordering guarantee: a batch is acknowledged to the source only after the sink's ``write`` (and the rejects
+sink's) returned for every record of it. If a write fails, the batch is not acknowledged and the run fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from .errors import ConfigError, EndOfInput, LmnhPipesError, RunError
+from .records import Record
+from .report import RunReport
+from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+__all__ = ["run"]
+
+log = logging.getLogger("lmnh_pipes.runner")
+
+#: How long one empty read may block while nothing is pending, so that stops are noticed promptly.
+POLL_INTERVAL = 0.25
+
+
+def run(
+    pipeline: Pipeline,
+    *,
+    limit: int | None = None,
+    idle_timeout: float | None = None,
+    stop: threading.Event | None = None,
+    handle_signals: bool = True,
+    retry: RetryPolicy | None = None,
+) -> RunReport:
+    """Run ``pipeline``; see :meth:`Pipeline.run`."""
+    stop = stop if stop is not None else threading.Event()
+    retry = retry if retry is not None else RetryPolicy()
+    report = RunReport(pipeline=pipeline.name)
+    started = time.monotonic()
+    with ExitStack() as stack:
+        if handle_signals:
+            stack.enter_context(_stop_on_signals(stop))
+        try:
+            # Validators and sinks first, the source last: it then closes first, before what it feeds.
+            for component in (*pipeline.validators, pipeline.sink, pipeline.rejects, pipeline.source):
+                if component is None:
+                    continue
+                component.open()
+                stack.callback(component.close)
+            _loop(pipeline, report, limit, idle_timeout, stop, retry)
+        except (ConfigError, RunError):
+            raise
+        except LmnhPipesError as exc:
+            raise RunError(str(exc)) from exc
+        except Exception as exc:
+            raise RunError(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            report.seconds = time.monotonic() - started
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _loop(
+    pipeline: Pipeline,
+    report: RunReport,
+    limit: int | None,
+    idle_timeout: float | None,
+    stop: threading.Event,
+    retry: RetryPolicy,
+) -> None:
+    source = pipeline.source
+    max_records = pipeline.batch.max_records
+    max_wait = pipeline.batch.max_wait
+    pending: list[Record] = []
+    batch_deadline = 0.0
+    last_record = time.monotonic()
+    while True:
+        if stop.is_set():
+            report.stopped_by = "signal"
+            break
+        want = max_records - len(pending)
+        if limit is not None:
+            want = min(want, limit - report.read)
+        if want <= 0 and not pending:
+            report.stopped_by = "limit"
+            break
+        now = time.monotonic()
+        timeout = max(0.0, batch_deadline - now) if pending else min(POLL_INTERVAL, max_wait)
+        ended = False
+        got: Sequence[Record] = ()
+        if want > 0:
+            try:
+                got = retry.call("reading the source", functools.partial(source.read, want, timeout))
+            except EndOfInput:
+                ended = True
+        now = time.monotonic()
+        if got:
+            if not pending:
+                batch_deadline = now + max_wait
+            pending.extend(got)
+            report.read += len(got)
+            last_record = now
+        limit_reached = limit is not None and report.read >= limit
+        if pending and (
+            len(pending) >= max_records or now >= batch_deadline or ended or limit_reached or stop.is_set()
+        ):
+            _flush(pipeline, pending, report, retry)
+            pending = []
+        if ended:
+            report.stopped_by = "end of input"
+            break
+        if limit_reached:
+            report.stopped_by = "limit"
+            break
+        if not got and idle_timeout is not None and now - last_record >= idle_timeout:
+            report.stopped_by = "idle timeout"
+            break
+    if pending:
+        _flush(pipeline, pending, report, retry)
+
+
+def _flush(pipeline: Pipeline, batch: list[Record], report: RunReport, retry: RetryPolicy) -> None:
+    from .pipeline import apply_validators
+
+    done = [apply_validators(pipeline.validators, r) for r in batch]
+    accepted = [r for r in done if r.reject is None]
+    rejected = [r for r in done if r.reject is not None]
+    if accepted:
+        retry.call("writing to the sink", lambda: pipeline.sink.write(accepted))
+    if rejected:
+        if pipeline.rejects is not None:
+            rejects = pipeline.rejects
+            retry.call("writing to the rejects sink", lambda: rejects.write(rejected))
+            report.rejects_written += len(rejected)
+        for r in rejected:
+            assert r.reject is not None
+            report.rejected_by[(r.reject.validator, r.reject.rule)] += 1
+    retry.call("acknowledging to the source", lambda: pipeline.source.ack(done))
+    report.accepted += len(accepted)
+    report.rejected += len(rejected)
+    report.written += len(accepted)
+    report.batches += 1
+    log.debug("batch %d: %d accepted, %d rejected", report.batches, len(accepted), len(rejected))
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """On the first SIGINT/SIGTERM, ask the loop to drain and stop; a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.warning("%s received: finishing the batch in hand, then stopping", signal.Signals(signum).name)
+        stop.set()
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -1,0 +1,155 @@
+"""Reading a pipeline file: YAML with every key's line kept, and ``${VAR}`` interpolation.
+
+The loader follows YAML 1.2 for numbers (``08:45`` is a string, not the sexagesimal 525 of YAML 1.1), refuses
+duplicate keys, and interpolates every string scalar. A plain (unquoted) scalar that was interpolated is then
+typed as if it had been written out: ``max_records: ${N:-5000}`` is the integer 5000.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import yaml
+
+from .environ import InterpolationError, interpolate
+from .errors import ConfigError, Problem
+
+__all__ = ["Document", "KeyPath", "format_path", "parse_document"]
+
+KeyPath = tuple[str | int, ...]
+
+
+def format_path(path: KeyPath) -> str:
+    """``("validators", 2, "catalogue")`` -> ``validators[2].catalogue``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 integers and floats (no base 60)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)"
+        r"|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+@attrs.frozen
+class Document:
+    """A parsed pipeline file: plain data plus the line of every key path."""
+
+    data: Any
+    file: str
+    lines: Mapping[KeyPath, int]
+
+    def line(self, path: KeyPath) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+    def problem(self, path: KeyPath, message: str, hint: str = "") -> Problem:
+        """A :class:`Problem` located at ``path``."""
+        return Problem(message=message, file=self.file, line=self.line(path), path=format_path(path), hint=hint)
+
+
+def parse_document(text: str, file: str, env: Mapping[str, str]) -> Document:
+    """Parse and interpolate ``text``. Raises :class:`ConfigError` listing every problem found."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        what = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([Problem(message=f"not valid YAML: {what}", file=file, line=line)]) from None
+    finally:
+        loader.dispose()
+    lines: dict[KeyPath, int] = {}
+    problems: list[Problem] = []
+    if node is None:
+        return Document(data=None, file=file, lines=lines)
+    data = _convert(node, (), loader, env, lines, problems, file)
+    if problems:
+        raise ConfigError(problems)
+    return Document(data=data, file=file, lines=lines)
+
+
+def _convert(
+    node: yaml.Node,
+    path: KeyPath,
+    loader: _Loader,
+    env: Mapping[str, str],
+    lines: dict[KeyPath, int],
+    problems: list[Problem],
+    file: str,
+) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, str):
+                problems.append(
+                    Problem(
+                        message=f"keys must be strings, found {key!r}", file=file, line=line, path=format_path(path)
+                    )
+                )
+                continue
+            child = (*path, key)
+            if key in result:
+                problems.append(
+                    Problem(
+                        message=f"duplicate key {key!r}",
+                        file=file,
+                        line=line,
+                        path=format_path(child),
+                        hint=f"first given on line {lines[child]}",
+                    )
+                )
+                continue
+            lines[child] = line
+            result[key] = _convert(value_node, child, loader, env, lines, problems, file)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, (*path, i), loader, env, lines, problems, file) for i, item in enumerate(node.value)]
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, str) and "$" in value:
+        try:
+            new = interpolate(value, env)
+        except InterpolationError as exc:
+            problems.append(Problem(message=str(exc), file=file, line=node.start_mark.line + 1, path=format_path(path)))
+            return value
+        if isinstance(node, yaml.ScalarNode) and node.style is None and new != value:
+            tag = loader.resolve(yaml.ScalarNode, new, (True, False))  # type: ignore[no-untyped-call]
+            if tag != "tag:yaml.org,2002:str":
+                return loader.construct_object(yaml.ScalarNode(tag, new), deep=True)
+        return new
+    return value

@@ -1,0 +1,106 @@
+"""Strict JSON decoding: UTF-8 bytes holding exactly one JSON object.
+
+Refused: invalid UTF-8, a byte-order mark, NaN / Infinity, duplicate keys (at any depth), anything but an
+object at the top, and nesting deeper than ``MAX_DEPTH``. Insignificant whitespace and key order don't matter.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+__all__ = ["MAX_DEPTH", "DecodeError", "decode_object"]
+
+MAX_DEPTH: Final = 64
+
+
+class DecodeError(ValueError):
+    """The bytes are not one strict JSON object; the message says why, for a rejection reason."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DecodeError(f"duplicate key {key!r}")
+            seen.add(key)
+    return result
+
+
+def _constant(name: str) -> Any:
+    raise DecodeError(f"{name} is not valid JSON")
+
+
+_decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
+
+
+def decode_object(raw: bytes | str) -> dict[str, Any]:
+    """Decode ``raw`` into a dict, or raise :class:`DecodeError` with a readable reason."""
+    if isinstance(raw, bytes):
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raise DecodeError("starts with a UTF-8 byte-order mark")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"not valid UTF-8 (byte {exc.start})") from None
+    else:
+        text = raw
+        if text.startswith("\ufeff"):
+            raise DecodeError("starts with a byte-order mark")
+    if not text.strip():
+        raise DecodeError("empty value")
+    if _too_deep(text):
+        raise DecodeError(f"nested deeper than {MAX_DEPTH} levels")
+    try:
+        value = _decoder.decode(text)
+    except DecodeError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise DecodeError(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
+    except RecursionError:
+        raise DecodeError(f"nested deeper than {MAX_DEPTH} levels") from None
+    if not isinstance(value, dict):
+        raise DecodeError(f"expected a JSON object, found {_json_type(value)}")
+    return value
+
+
+def _too_deep(text: str) -> bool:
+    # Cheap pre-check, so hostile input cannot reach the recursion limit; brackets in strings only overcount.
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    in_string = False
+    escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
