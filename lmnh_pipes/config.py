@@ -154,8 +154,17 @@ def build_component(doc: Document, registry: Registry, kind: Kind, path: KeyPath
     except ConfigError as exc:
         problems.extend(doc.problem(path, p.message, p.hint) for p in exc.problems)
     except (TypeError, ValueError) as exc:
-        problems.append(doc.problem(path, f"invalid {type_name} options: {exc}"))
+        problems.append(doc.problem(_blame(path, options, exc), f"invalid {type_name} options: {exc}"))
     return None
+
+
+def _blame(path: KeyPath, options: Mapping[str, Any], exc: BaseException) -> KeyPath:
+    """The option an error message starts with (attrs validators name their attribute first), else the mapping."""
+    text = str(exc)
+    for key in options:
+        if text.startswith((f"{key} ", f"'{key}'")):
+            return (*path, key)
+    return path
 
 
 def _convert_options(
@@ -261,7 +270,7 @@ def _batch_options(doc: Document, problems: list[Problem]) -> BatchOptions:
     try:
         return BatchOptions(**kwargs)
     except (TypeError, ValueError) as exc:
-        problems.append(doc.problem(("batch",), str(exc)))
+        problems.append(doc.problem(_blame(("batch",), raw, exc), str(exc)))
         return BatchOptions()
 
 

@@ -1,0 +1,168 @@
+"""Config errors name the file, the line and the key path; and good files build the right components."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmnh_pipes import ConfigError, load
+from lmnh_pipes.testing import ListSink, ListSource
+from lmnh_pipes_rules import JsonValidator
+
+GOOD = """\
+name: demo
+source:
+  type: list
+  items: ['{"a": 1}']
+validators:
+  - type: json
+sink:
+  type: memory
+batch:
+  max_records: 10
+  max_wait: 0.5
+"""
+
+
+def problems(exc: pytest.ExceptionInfo[ConfigError]) -> list[str]:
+    return [str(p) for p in exc.value.problems]
+
+
+def test_good_file_builds_components(registry, write):
+    pipeline = load(write(GOOD), registry=registry, environ={})
+    assert pipeline.name == "demo"
+    assert isinstance(pipeline.source, ListSource)
+    assert list(pipeline.source.items) == ['{"a": 1}']
+    assert isinstance(pipeline.validators[0], JsonValidator)
+    assert isinstance(pipeline.sink, ListSink)
+    assert pipeline.rejects is None
+    assert (pipeline.batch.max_records, pipeline.batch.max_wait) == (10, 0.5)
+
+
+def test_name_defaults_to_file_stem(registry, write):
+    pipeline = load(write(GOOD.replace("name: demo\n", ""), "kiosk-to-pg.yaml"), registry=registry, environ={})
+    assert pipeline.name == "kiosk-to-pg"
+
+
+def test_misspelt_type_names_line_path_and_suggestion(registry, write):
+    path = write(GOOD.replace("- type: json", "- type: jsno"))
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert problems(exc) == [
+        f"{path}:6: validators[0].type: unknown validator type 'jsno' (did you mean 'json'?)"
+    ]
+
+
+def test_missing_required_option(registry, write):
+    path = write(GOOD.replace("  items: ['{\"a\": 1}']\n", ""))
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert problems(exc) == [f"{path}:2: source: missing required option 'items'"]
+
+
+def test_unknown_option_with_suggestion(registry, write):
+    path = write(GOOD.replace("  type: memory\n", "  type: memory\n  fail_onn: 3\n"))
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert problems(exc) == [f"{path}:9: sink.fail_onn: unknown option 'fail_onn' (did you mean 'fail_on'?)"]
+
+
+def test_unknown_top_level_key(registry, write):
+    path = write(GOOD + "validator: []\n")
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert problems(exc) == [f"{path}:12: validator: unknown key 'validator' (did you mean 'validators'?)"]
+
+
+def test_unset_variable_names_line_and_key(registry, write):
+    path = write(GOOD.replace("max_records: 10", "max_records: ${BATCH_SIZE}"))
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert problems(exc) == [
+        f"{path}:10: batch.max_records: environment variable BATCH_SIZE is not set "
+        "(use ${BATCH_SIZE:-default} for a default)"
+    ]
+
+
+def test_required_variable_message(registry, write):
+    path = write(GOOD.replace("name: demo", "name: ${PIPE:?set PIPE to the pipeline's name}"))
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert problems(exc) == [f"{path}:1: name: ${{PIPE}}: set PIPE to the pipeline's name"]
+
+
+def test_interpolated_plain_scalar_is_typed(registry, write):
+    path = write(GOOD.replace("max_records: 10", "max_records: ${BATCH_SIZE:-250}"))
+    pipeline = load(path, registry=registry, environ={})
+    assert pipeline.batch.max_records == 250
+    pipeline = load(path, registry=registry, environ={"BATCH_SIZE": "7"})
+    assert pipeline.batch.max_records == 7
+
+
+def test_wrong_option_type(registry, write):
+    path = write(GOOD.replace("max_records: 10", "max_records: lots"))
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert problems(exc) == [f"{path}:10: batch.max_records: expected an integer, found 'lots'"]
+
+
+def test_invalid_value_from_constructor(registry, write):
+    path = write(GOOD.replace("max_wait: 0.5", "max_wait: -1"))
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert problems(exc) == [f"{path}:11: batch.max_wait: max_wait must be positive, found -1.0"]
+
+
+def test_every_problem_is_reported_at_once(registry, write):
+    text = GOOD.replace("- type: json", "- type: jsno").replace("type: memory", "type: memroy")
+    with pytest.raises(ConfigError) as exc:
+        load(write(text + "extra: 1\n"), registry=registry, environ={})
+    assert len(exc.value.problems) == 3
+
+
+def test_missing_source_and_sink(registry, write):
+    path = write("validators: []\n")
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert [p.message for p in exc.value.problems] == ["missing required key 'source'", "missing required key 'sink'"]
+
+
+def test_duplicate_yaml_key(registry, write):
+    path = write(GOOD + "name: again\n")
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert problems(exc) == [f"{path}:12: name: duplicate key 'name' (first given on line 1)"]
+
+
+def test_invalid_yaml(registry, write):
+    path = write("source: [unclosed\n")
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert str(exc.value).startswith(f"{path}:2: not valid YAML")
+
+
+def test_missing_file(registry, tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the pipeline file"):
+        load(tmp_path / "nope.yaml", registry=registry, environ={})
+
+
+def test_times_stay_strings(registry, write):
+    # YAML 1.1 reads 08:45 as the base-60 integer 525; a pipeline file must not.
+    pipeline = load(write(GOOD.replace("name: demo", "name: 08:45")), registry=registry, environ={})
+    assert pipeline.name == "08:45"
+
+
+def test_env_file_beside_pipeline_and_environment_wins(registry, write, tmp_path):
+    (tmp_path / ".env").write_text("BATCH_SIZE=33\nPIPE_NAME='from env file'\n")
+    path = write(GOOD.replace("max_records: 10", "max_records: ${BATCH_SIZE}").replace("demo", "${PIPE_NAME}"))
+    pipeline = load(path, registry=registry, environ={"BATCH_SIZE": "44"})
+    assert pipeline.batch.max_records == 44
+    assert pipeline.name == "from env file"
+
+
+def test_explicit_env_file(registry, write, tmp_path):
+    env = tmp_path / "prod.env"
+    env.write_text("export PIPE_NAME=prod # a comment\n")
+    pipeline = load(write(GOOD.replace("demo", "${PIPE_NAME}")), registry=registry, env_file=env, environ={})
+    assert pipeline.name == "prod"
+    with pytest.raises(ConfigError, match="cannot read the env file"):
+        load(write(GOOD), registry=registry, env_file=tmp_path / "missing.env", environ={})

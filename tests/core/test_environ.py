@@ -1,0 +1,93 @@
+"""${VAR} interpolation and .env files, with property-based tests."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lmnh_pipes.environ import InterpolationError, interpolate, read_env_file
+
+names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
+values = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=20)
+plain = st.text(alphabet=st.characters(blacklist_characters="$"), max_size=30)
+
+
+@given(plain)
+def test_text_without_dollar_is_unchanged(text):
+    assert interpolate(text, {}) == text
+
+
+@given(plain, names, values, plain)
+def test_set_variable_is_substituted(before, name, value, after):
+    assert interpolate(f"{before}${{{name}}}{after}", {name: value}) == before + value + after
+
+
+@given(names, values)
+def test_default_used_only_when_unset_or_empty(name, default):
+    default = default.replace("}", "")
+    assert interpolate(f"${{{name}:-{default}}}", {}) == default
+    assert interpolate(f"${{{name}:-{default}}}", {name: ""}) == default
+    assert interpolate(f"${{{name}:-{default}}}", {name: "set"}) == "set"
+
+
+@given(names, plain)
+def test_unset_variable_is_an_error_naming_it(name, before):
+    with pytest.raises(InterpolationError, match=f"environment variable {name} is not set"):
+        interpolate(f"{before}${{{name}}}", {})
+
+
+@given(names, st.text(alphabet=string.ascii_letters + " ", min_size=1, max_size=20))
+def test_required_message(name, message):
+    with pytest.raises(InterpolationError) as exc:
+        interpolate(f"${{{name}:?{message}}}", {})
+    assert str(exc.value) == f"${{{name}}}: {message}"
+    assert interpolate(f"${{{name}:?{message}}}", {name: "v"}) == "v"
+
+
+@given(plain, names, plain)
+def test_double_dollar_is_a_literal(before, name, after):
+    # $${NAME} is the text ${NAME}, whether or not NAME is set.
+    assert interpolate(f"{before}$${{{name}}}{after}", {name: "x"}) == f"{before}${{{name}}}{after}"
+
+
+@given(st.text(max_size=40), st.dictionaries(names, values, max_size=3))
+def test_never_fails_other_than_interpolation_error(text, env):
+    try:
+        result = interpolate(text, env)
+    except InterpolationError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(result, str)
+
+
+@pytest.mark.parametrize("text", ["${", "${}", "${1X}", "${A B}", "abc ${X"])
+def test_malformed_references(text):
+    with pytest.raises(InterpolationError):
+        interpolate(text, {"X": "1"})
+
+
+def test_lone_dollars_stay():
+    assert interpolate("cost $5 and $HOME", {}) == "cost $5 and $HOME"
+
+
+def test_env_file(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text(
+        "# comment\n"
+        "A=1\n"
+        "export B = two words # trailing comment\n"
+        "C=\"quoted # not a comment\\nnext\"\n"
+        "D='single $X'\n"
+        "not an assignment\n"
+        "E=\n"
+    )
+    assert read_env_file(path) == {
+        "A": "1",
+        "B": "two words",
+        "C": "quoted # not a comment\nnext",
+        "D": "single $X",
+        "E": "",
+    }

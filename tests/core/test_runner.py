@@ -1,0 +1,227 @@
+"""The runner: batching, ordering (ack only after the write returned), rejects, stops, failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import attrs
+import pytest
+
+from lmnh_pipes import BatchOptions, ConfigError, Pipeline, Record, RunError, TransientError
+from lmnh_pipes.testing import ListSink, ListSource
+from lmnh_pipes_rules import JsonValidator
+
+
+@attrs.define
+class Journal:
+    """Records the order of calls across components."""
+
+    events: list[str] = attrs.field(factory=list)
+
+
+@attrs.define
+class JournalSink(ListSink):
+    journal: Journal = attrs.field(factory=Journal)
+    label: str = "sink"
+
+    def write(self, records: Sequence[Record]) -> None:
+        super().write(records)
+        self.journal.events.append(f"{self.label}:{','.join(str(r.meta.offset) for r in records)}")
+
+
+@attrs.define
+class JournalSource(ListSource):
+    journal: Journal = attrs.field(factory=Journal)
+
+    def ack(self, records: Sequence[Record]) -> None:
+        super().ack(records)
+        self.journal.events.append(f"ack:{','.join(str(r.meta.offset) for r in records)}")
+
+
+ITEMS = [b'{"n": 0}', b"bad", b'{"n": 2}', b'{"n": 3}', b"{", b'{"n": 5}', b'{"n": 6}']
+
+
+def test_every_batch_is_acked_after_both_writes_returned():
+    journal = Journal()
+    source = JournalSource(ITEMS, journal=journal)
+    sink = JournalSink(journal=journal, label="sink")
+    rejects = JournalSink(journal=journal, label="rejects")
+    report = Pipeline(source=source, validators=[JsonValidator()], sink=sink, rejects=rejects,
+                      batch=BatchOptions(max_records=3)).run()
+    assert journal.events == [
+        "sink:0,2", "rejects:1", "ack:0,1,2",
+        "sink:3,5", "rejects:4", "ack:3,4,5",
+        "sink:6", "ack:6",
+    ]
+    assert (report.read, report.accepted, report.rejected, report.written) == (7, 5, 2, 5)
+    assert report.rejected_by == {("json", "json"): 2}
+    assert report.stopped_by == "end of input"
+
+
+def test_failing_sink_stops_the_run_without_acking_its_batch():
+    source = ListSource(ITEMS)
+    sink = ListSink(fail_on=2)
+    with pytest.raises(RunError, match="write 2 fails as asked"):
+        Pipeline(source=source, validators=[JsonValidator()], sink=sink, batch=BatchOptions(max_records=3)).run()
+    assert [r.meta.offset for r in source.acked] == [0, 1, 2]
+    assert source.closed and sink.closed
+
+
+def test_failing_rejects_sink_stops_the_run_without_acking():
+    source = ListSource(ITEMS)
+    with pytest.raises(RunError):
+        Pipeline(source=source, validators=[JsonValidator()], sink=ListSink(), rejects=ListSink(fail_on=1)).run()
+    assert source.acked == []
+
+
+@attrs.define
+class FlakySink(ListSink):
+    failures: int = 2
+
+    def write(self, records: Sequence[Record]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise TransientError("database restarting")
+        super().write(records)
+
+
+def test_transient_write_failures_are_retried_not_rejected():
+    source = ListSource(ITEMS)
+    sink = FlakySink()
+    report = Pipeline(source=source, validators=[JsonValidator()], sink=sink).run()
+    assert [r.value["n"] for r in sink.records] == [0, 2, 3, 5, 6]
+    assert report.rejected == 2
+    assert len(source.acked) == 7
+
+
+def test_limit_stops_after_n_records_and_writes_them():
+    source = ListSource(ITEMS)
+    sink = ListSink()
+    report = Pipeline(source=source, sink=sink, batch=BatchOptions(max_records=2)).run(limit=5)
+    assert report.read == 5 and report.stopped_by == "limit"
+    assert [r.meta.offset for r in sink.records] == [0, 1, 2, 3, 4]
+    assert len(source.acked) == 5
+
+
+@attrs.define
+class EndlessSource(ListSource):
+    """Gives its items, then nothing, forever (like a quiet topic)."""
+
+    def read(self, max_records: int, timeout: float) -> Sequence[Record]:
+        if self._pos >= len(self.items):
+            time.sleep(min(timeout, 0.05))
+            return ()
+        return super().read(max_records, timeout)
+
+
+def test_idle_timeout_stops_a_quiet_stream_after_writing_everything():
+    source = EndlessSource(ITEMS)
+    sink = ListSink()
+    started = time.monotonic()
+    report = Pipeline(source=source, sink=sink).run(idle_timeout=0.3)
+    assert report.stopped_by == "idle timeout"
+    assert len(sink.records) == 7 and len(source.acked) == 7
+    assert time.monotonic() - started < 5
+
+
+def test_stop_event_drains_the_batch_in_hand():
+    stop = threading.Event()
+    source = EndlessSource(ITEMS)
+    sink = ListSink()
+    timer = threading.Timer(0.3, stop.set)
+    timer.start()
+    report = Pipeline(source=source, sink=sink, batch=BatchOptions(max_wait=60)).run(stop=stop)
+    assert report.stopped_by == "signal"
+    assert len(sink.records) == 7 and len(source.acked) == 7
+
+
+def test_batch_waits_at_most_max_wait():
+    source = EndlessSource(ITEMS[:2])
+    sink = ListSink()
+    stop = threading.Event()
+    threading.Timer(1.5, stop.set).start()
+    Pipeline(source=source, sink=sink, batch=BatchOptions(max_records=1000, max_wait=0.2)).run(stop=stop)
+    assert sink.writes == 1 and len(sink.records) == 2
+
+
+@attrs.define
+class BrokenValidator:
+    name: str = "broken"
+
+    def open(self) -> None:
+        return None
+
+    def validate(self, record: Record) -> Record:
+        if record.value["n"] == 3:
+            raise KeyError("boom")
+        return record
+
+    def close(self) -> None:
+        return None
+
+
+def test_a_validator_that_raises_rejects_the_record_instead_of_crashing():
+    rejects = ListSink()
+    report = Pipeline(source=ListSource(ITEMS), validators=[JsonValidator(), BrokenValidator()],
+                      sink=ListSink(), rejects=rejects).run()
+    assert report.rejected == 3
+    [broken] = [r for r in rejects.records if r.reject.validator == "broken"]
+    assert broken.meta.offset == 3
+    assert broken.reject.reason == "validator raised KeyError: 'boom'"
+
+
+@attrs.define
+class CatalogueValidator:
+    name: str = "needs_catalogue"
+
+    def open(self) -> None:
+        raise ConfigError("catalogue 'nowhere' does not exist")
+
+    def validate(self, record: Record) -> Record:
+        return record
+
+    def close(self) -> None:
+        return None
+
+
+def test_config_error_on_open_stops_before_the_source_opens():
+    source = ListSource(ITEMS)
+    sink = ListSink()
+    with pytest.raises(ConfigError):
+        Pipeline(source=source, validators=[CatalogueValidator()], sink=sink).run()
+    assert not source.opened
+    assert not sink.opened
+
+
+def test_components_close_in_reverse_order_of_opening():
+    journal: list[str] = []
+
+    @attrs.define
+    class Tracked(ListSink):
+        label: str = ""
+
+        def open(self) -> None:
+            journal.append(f"open {self.label}")
+
+        def close(self) -> None:
+            journal.append(f"close {self.label}")
+
+    @attrs.define
+    class TrackedSource(ListSource):
+        def open(self) -> None:
+            journal.append("open source")
+
+        def close(self) -> None:
+            journal.append("close source")
+
+    Pipeline(source=TrackedSource(ITEMS), sink=Tracked(label="sink"), rejects=Tracked(label="rejects")).run()
+    assert journal == ["open sink", "open rejects", "open source", "close source", "close rejects", "close sink"]
+
+
+def test_validate_on_plain_items():
+    pipeline = Pipeline(source=ListSource([]), validators=[JsonValidator()], sink=ListSink())
+    out = pipeline.validate([b'{"a": 1}', "nope", {"already": "decoded"}])
+    assert [r.rejected for r in out] == [False, True, False]
+    assert out[0].value == {"a": 1}
