@@ -1,0 +1,61 @@
+"""Per-partition contiguous watermarks: the offset to commit is the first offset not yet done."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import attrs
+
+__all__ = ["OffsetTracker"]
+
+
+@attrs.define
+class _Partition:
+    pending: deque[int] = attrs.field(factory=deque)
+    done: set[int] = attrs.field(factory=set)
+    next_offset: int | None = None  # the committable position: every offset below it is done
+
+
+@attrs.define
+class OffsetTracker:
+    """Tracks read and done offsets per (topic, partition) and yields the safe commit positions.
+
+    Offsets must be marked read in increasing order per partition (as a consumer delivers them); they may be
+    marked done in any order. The commit position of a partition never passes an offset that was read but
+    is not done, so a restart never skips an unwritten record.
+    """
+
+    _parts: dict[tuple[str, int], _Partition] = attrs.field(factory=dict)
+
+    def read(self, topic: str, partition: int, offset: int) -> None:
+        """Note that ``offset`` was handed to the pipeline."""
+        part = self._parts.get((topic, partition))
+        if part is None:
+            part = self._parts[(topic, partition)] = _Partition()
+        part.pending.append(offset)
+
+    def done(self, topic: str, partition: int, offset: int) -> None:
+        """Note that ``offset`` was written (or rejected and written). Unknown partitions are ignored: they
+        were revoked, and their new owner re-reads from the last commit."""
+        part = self._parts.get((topic, partition))
+        if part is None:
+            return
+        part.done.add(offset)
+        pending = part.pending
+        while pending and pending[0] in part.done:
+            first = pending.popleft()
+            part.done.discard(first)
+            part.next_offset = first + 1
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        """The commit position of every partition that has one."""
+        return {tp: p.next_offset for tp, p in self._parts.items() if p.next_offset is not None}
+
+    def in_flight(self, topic: str, partition: int) -> int:
+        """How many offsets of the partition were read and are not yet committable."""
+        part = self._parts.get((topic, partition))
+        return len(part.pending) if part is not None else 0
+
+    def forget(self, topic: str, partition: int) -> None:
+        """Drop a revoked partition."""
+        self._parts.pop((topic, partition), None)

@@ -1,0 +1,146 @@
+"""The ``kafka`` sink: produce records to a topic; as a rejects sink, a dead-letter topic."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+import confluent_kafka as ck
+
+from lmnh_pipes import MISSING, Record, RunError, TransientError
+
+from .connection import Connection, classify_error
+
+__all__ = ["KafkaSink"]
+
+log = logging.getLogger("lmnh_pipes.kafka.sink")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str(value)
+
+
+@attrs.define(kw_only=True)
+class KafkaSink(Connection):
+    """Produce each record to ``topic``; durable (acknowledged by the brokers) when ``write`` returns.
+
+    ``key``: a dotted path whose value keys the message. ``headers``: header name -> dotted path.
+    ``value``: ``raw`` (the original bytes), ``json`` (the decoded value as JSON), or ``auto`` (JSON for accepted
+    records that have a value, raw otherwise). A rejected record always carries the headers
+    ``lmnh.validator``, ``lmnh.rule``, ``lmnh.reason``, ``lmnh.topic``, ``lmnh.partition`` and ``lmnh.offset``,
+    so a dead-letter topic keeps every reason. Connection options are those of the ``kafka`` source.
+    """
+
+    topic: str
+    key: str | None = None
+    headers: dict[str, str] = attrs.field(factory=dict)
+    value: str = "auto"
+    flush_timeout: float = 30.0
+    _producer: ck.Producer | None = attrs.field(default=None, init=False, repr=False)
+    _errors: list[str] = attrs.field(factory=list, init=False, repr=False)
+    _fatal: str | None = attrs.field(default=None, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.value not in ("auto", "json", "raw"):
+            raise ValueError(f"value must be auto, json or raw, found {self.value!r}")
+
+    def producer_settings(self) -> dict[str, Any]:
+        """The librdkafka producer settings (with secrets)."""
+        conf: dict[str, Any] = {"acks": "all", "linger.ms": 5}
+        conf.update(self.settings())
+        conf["error_cb"] = self._on_error
+        return conf
+
+    def open(self) -> None:
+        self._producer = ck.Producer(self.producer_settings())
+
+    def check_online(self) -> None:
+        """Connect and fetch the cluster's metadata."""
+        producer = ck.Producer(self.producer_settings())
+        try:
+            producer.list_topics(timeout=self.connect_timeout)
+        except ck.KafkaException as exc:
+            raise RunError(f"cannot reach the Kafka broker at {self.bootstrap_servers}: {exc}") from None
+        finally:
+            producer.flush(0)
+
+    def write(self, records: Sequence[Record]) -> None:
+        producer = self._producer
+        if producer is None:
+            raise RunError("the kafka sink was not opened")
+        self._errors.clear()
+        for record in records:
+            value, key, headers = self._encode(record)
+            while True:
+                try:
+                    producer.produce(self.topic, value=value, key=key, headers=headers, on_delivery=self._on_delivery)
+                    break
+                except BufferError:
+                    producer.poll(0.05)  # the local queue is full: let deliveries drain it
+            producer.poll(0)
+        left = producer.flush(self.flush_timeout)
+        if self._fatal is not None:
+            raise RunError(self._fatal)
+        if left or self._errors:
+            first = self._errors[0] if self._errors else f"{left} messages not delivered in {self.flush_timeout:g} s"
+            raise TransientError(f"producing to {self.topic}: {first}")
+
+    def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.flush(self.flush_timeout)
+
+    def _encode(self, record: Record) -> tuple[bytes, bytes | None, list[tuple[str, str | bytes | None]]]:
+        mode = self.value
+        if mode == "raw" or (mode == "auto" and (record.reject is not None or record.value is None)):
+            value = record.raw
+        else:
+            value = json.dumps(record.value, default=_json_default).encode("utf-8")
+        key: bytes | None = None
+        if self.key is not None:
+            k = record.get(self.key)
+            if k is not MISSING and k is not None:
+                key = k if isinstance(k, bytes) else str(k).encode("utf-8")
+        headers: list[tuple[str, str | bytes | None]] = [
+            (name, _header(record.get(path))) for name, path in self.headers.items()
+        ]
+        if record.reject is not None:
+            headers += [
+                ("lmnh.validator", record.reject.validator.encode()),
+                ("lmnh.rule", record.reject.rule.encode()),
+                ("lmnh.reason", record.reject.reason.encode("utf-8", "backslashreplace")),
+                ("lmnh.topic", record.meta.topic.encode("utf-8", "backslashreplace")),
+                ("lmnh.partition", str(record.meta.partition).encode()),
+                ("lmnh.offset", str(record.meta.offset).encode()),
+            ]
+        return value, key, headers
+
+    def _on_delivery(self, err: ck.KafkaError | None, msg: ck.Message) -> None:
+        if err is not None:
+            self._errors.append(err.str())
+
+    def _on_error(self, err: ck.KafkaError) -> None:
+        kind = "fatal" if err.fatal() else classify_error(err.code(), err.name(), err.str())
+        if kind == "fatal":
+            self._fatal = f"Kafka producer: {err.str()}"
+        else:
+            log.warning("Kafka producer: %s", err.str())
+
+
+def _header(value: Any) -> bytes:
+    if value is MISSING or value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat().encode()
+    return str(value).encode("utf-8", "backslashreplace")

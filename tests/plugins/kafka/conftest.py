@@ -1,0 +1,1 @@
+from tests.fixtures.kafka import tansu, topic_name  # noqa: F401 -- fixtures used by the tests here

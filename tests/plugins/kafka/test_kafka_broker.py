@@ -1,0 +1,122 @@
+"""The kafka source and sink against a real broker (Tansu)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from confluent_kafka import Consumer
+
+from lmnh_pipes import BatchOptions, Pipeline, RunError
+from lmnh_pipes.testing import ListSink, ListSource
+from lmnh_pipes_kafka import KafkaSink, KafkaSource
+from lmnh_pipes_rules import JsonValidator
+from tests.fixtures.kafka import FAST_GROUP, free_port, start_tansu
+
+
+def source(tansu, topic, group, **kw):
+    return KafkaSource(bootstrap_servers=tansu.bootstrap, topic=topic, group_id=group,
+                       options=dict(FAST_GROUP), **kw)
+
+
+def test_multi_partition_topic_read_in_full(tansu, topic_name):
+    tansu.create_topic(topic_name, partitions=6)
+    values = [json.dumps({"n": i}).encode() for i in range(3000)]
+    tansu.produce(topic_name, values, partitions=6)
+    sink = ListSink()
+    report = Pipeline(source=source(tansu, topic_name, "g-full"), validators=[JsonValidator()], sink=sink,
+                      batch=BatchOptions(max_records=500, max_wait=0.2)).run(idle_timeout=6)
+    assert report.stopped_by == "idle timeout"
+    seen = sorted(r.value["n"] for r in sink.records)
+    assert seen == list(range(3000))
+    assert {r.meta.partition for r in sink.records} == set(range(6))
+    first = sink.records[0].meta
+    assert first.source == "kafka" and first.topic == topic_name and first.key is None
+    assert first.timestamp is not None
+
+
+def test_restart_resumes_from_committed_offsets(tansu, topic_name):
+    tansu.create_topic(topic_name, partitions=3)
+    tansu.produce(topic_name, [b'{"n": %d}' % i for i in range(1000)], partitions=3)
+    first, second = ListSink(), ListSink()
+    report = Pipeline(source=source(tansu, topic_name, "g-restart"), sink=first,
+                      batch=BatchOptions(max_records=100)).run(limit=400)
+    assert report.read == 400 and len(first.records) == 400
+    Pipeline(source=source(tansu, topic_name, "g-restart"), sink=second).run(idle_timeout=6)
+    a = [(r.meta.partition, r.meta.offset) for r in first.records]
+    b = [(r.meta.partition, r.meta.offset) for r in second.records]
+    assert not set(a) & set(b), "a record was read twice"
+    assert len(a) + len(b) == 1000
+
+
+def test_unwritten_batch_is_not_committed(tansu, topic_name):
+    tansu.create_topic(topic_name, partitions=1)
+    tansu.produce(topic_name, [b'{"n": %d}' % i for i in range(300)])
+    failing = ListSink(fail_on=2)
+    with pytest.raises(RunError):
+        Pipeline(source=source(tansu, topic_name, "g-fail"), sink=failing,
+                 batch=BatchOptions(max_records=100)).run(idle_timeout=6)
+    assert len(failing.records) == 100
+    again = ListSink()
+    Pipeline(source=source(tansu, topic_name, "g-fail"), sink=again).run(idle_timeout=6)
+    assert [r.meta.offset for r in again.records] == list(range(100, 300))
+
+
+def test_sink_produces_values_keys_and_dead_letter_headers(tansu, topic_name):
+    dlq = f"{topic_name}-dlq"
+    items = [b'{"site": "3", "val": 2}', b"not json", b'{"site": "4", "val": 1}']
+    pipeline = Pipeline(
+        source=ListSource(items),
+        validators=[JsonValidator()],
+        sink=KafkaSink(bootstrap_servers=tansu.bootstrap, topic=topic_name, key="site"),
+        rejects=KafkaSink(bootstrap_servers=tansu.bootstrap, topic=dlq),
+    )
+    report = pipeline.run()
+    assert (report.written, report.rejects_written) == (2, 1)
+    accepted = consume_all(tansu, topic_name, 2)
+    assert [(m.key(), json.loads(m.value())) for m in accepted] == [
+        (b"3", {"site": "3", "val": 2}), (b"4", {"site": "4", "val": 1})]
+    [dead] = consume_all(tansu, dlq, 1)
+    headers = dict(dead.headers())
+    assert dead.value() == b"not json"
+    assert headers["lmnh.validator"] == b"json"
+    assert headers["lmnh.reason"].startswith(b"not valid JSON")
+    assert headers["lmnh.offset"] == b"1"
+
+
+def consume_all(tansu, topic, n, timeout=20.0):
+    consumer = Consumer({"bootstrap.servers": tansu.bootstrap, "group.id": f"check-{topic}",
+                         "auto.offset.reset": "earliest", **FAST_GROUP})
+    consumer.subscribe([topic])
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < n and time.monotonic() < deadline:
+        out += [m for m in consumer.consume(100, 0.5) if m.error() is None]
+    consumer.close()
+    assert len(out) == n
+    return out
+
+
+def test_unreachable_broker_fails_within_connect_timeout():
+    started = time.monotonic()
+    src = KafkaSource(bootstrap_servers=f"127.0.0.1:{free_port()}", topic="t", group_id="g", connect_timeout=2)
+    with pytest.raises(RunError, match="cannot reach the Kafka broker"):
+        Pipeline(source=src, sink=ListSink()).run()
+    assert time.monotonic() - started < 6
+
+
+def test_wrong_scram_credentials_fail_fast_naming_sasl(tmp_path):
+    broker = start_tansu(tmp_path, "--authentication")
+    try:
+        started = time.monotonic()
+        src = KafkaSource(bootstrap_servers=broker.bootstrap, topic="t", group_id="g",
+                          security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-256",
+                          username="museum", password="wrong-password-123")
+        with pytest.raises(RunError) as exc:
+            Pipeline(source=src, sink=ListSink()).run()
+        assert time.monotonic() - started < 10
+        assert "SASL authentication failed" in str(exc.value)
+        assert "wrong-password-123" not in str(exc.value)
+    finally:
+        broker.stop()
