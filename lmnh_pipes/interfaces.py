@@ -26,7 +26,16 @@ from typing import Protocol, runtime_checkable
 
 from .records import Record
 
-__all__ = ["OnlineCheck", "Sink", "Source", "Validator"]
+__all__ = [
+    "OnlineCheck",
+    "PositionStore",
+    "Positions",
+    "ReplayableSource",
+    "Sink",
+    "Source",
+    "TransactionalSink",
+    "Validator",
+]
 
 
 @runtime_checkable
@@ -109,3 +118,54 @@ class OnlineCheck(Protocol):
     def check_online(self) -> None:
         """Connect, check, disconnect."""
         return
+
+
+#: Where a replayable source stands: (topic, partition) -> the next offset to read.
+Positions = dict[tuple[str, int], int]
+
+
+@runtime_checkable
+class PositionStore(Protocol):
+    """Something that stores a source's positions durably (a database sink, in the rows' transaction)."""
+
+    def stored_positions(self, pipeline: str, partitions: Sequence[tuple[str, int]]) -> Positions:
+        """The stored next offset of each of ``partitions`` that has one, for the pipeline named ``pipeline``.
+
+        Called by a :class:`ReplayableSource` when partitions are assigned to it, so that it resumes exactly
+        after what was written. Raising is an outage or a failure, as for ``write``.
+        """
+        return {}
+
+
+@runtime_checkable
+class TransactionalSink(PositionStore, Protocol):
+    """A sink that writes a batch, its rejects and the source's positions in one transaction: exactly-once.
+
+    The runner uses ``write_batch`` instead of ``write`` when the source is a :class:`ReplayableSource`.
+    """
+
+    def joins(self, rejects: Sink) -> bool:
+        """True when ``rejects`` can be written inside this sink's transaction (the same database)."""
+        return False
+
+    def write_batch(
+        self, pipeline: str, accepted: Sequence[Record], rejected: Sequence[Record], rejects: Sink | None
+    ) -> int:
+        """Write ``accepted`` (and ``rejected`` through ``rejects``, when it joins) and store, per partition,
+        the offset after the batch's last record, all in one transaction.
+
+        Every record is at a (topic, partition, offset) of ``meta``. A record at an offset below the stored
+        position was written before (a replay after a crash, or by another group member after a rebalance)
+        and must be skipped: this is what makes delivery exactly-once. Returns how many accepted records
+        were written. Raising: as for ``write``; nothing of the batch may be committed then.
+        """
+        return 0
+
+
+@runtime_checkable
+class ReplayableSource(Protocol):
+    """A source that can resume from positions stored elsewhere (Kafka, with a database sink)."""
+
+    def use_position_store(self, store: PositionStore, pipeline: str) -> None:
+        """Called once, before ``open``: on every assignment, seek to ``store``'s positions for ``pipeline``."""
+        return None

@@ -17,6 +17,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError, EndOfInput, LmnhPipesError, RunError
+from .interfaces import ReplayableSource, TransactionalSink
 from .records import Record
 from .report import RunReport
 from .retry import RetryPolicy
@@ -50,6 +51,10 @@ def run(
         if handle_signals:
             stack.enter_context(_stop_on_signals(stop))
         try:
+            if _exactly_once(pipeline):
+                assert isinstance(pipeline.source, ReplayableSource)
+                assert isinstance(pipeline.sink, TransactionalSink)
+                pipeline.source.use_position_store(pipeline.sink, pipeline.name)
             # Validators and sinks first, the source last: it then closes first, before what it feeds.
             for component in (*pipeline.validators, pipeline.sink, pipeline.rejects, pipeline.source):
                 if component is None:
@@ -134,22 +139,40 @@ def _flush(pipeline: Pipeline, batch: list[Record], report: RunReport, retry: Re
     done = [apply_validators(pipeline.validators, r) for r in batch]
     accepted = [r for r in done if r.reject is None]
     rejected = [r for r in done if r.reject is not None]
-    if accepted:
-        retry.call("writing to the sink", lambda: pipeline.sink.write(accepted))
-    if rejected:
-        if pipeline.rejects is not None:
-            rejects = pipeline.rejects
+    sink, rejects = pipeline.sink, pipeline.rejects
+    if _exactly_once(pipeline):
+        assert isinstance(sink, TransactionalSink)
+        joined = rejects is not None and sink.joins(rejects)
+        if rejected and rejects is not None and not joined:
+            # Rejects that cannot join the transaction are written first: a crash replays them (at least once).
+            retry.call("writing to the rejects sink", lambda: rejects.write(rejected))
+        written = retry.call(
+            "writing to the sink",
+            lambda: sink.write_batch(pipeline.name, accepted, rejected if joined else (), rejects if joined else None),
+        )
+        report.written += written
+        if rejects is not None:
+            report.rejects_written += len(rejected)
+    else:
+        if accepted:
+            retry.call("writing to the sink", lambda: sink.write(accepted))
+        if rejected and rejects is not None:
             retry.call("writing to the rejects sink", lambda: rejects.write(rejected))
             report.rejects_written += len(rejected)
-        for r in rejected:
-            assert r.reject is not None
-            report.rejected_by[(r.reject.validator, r.reject.rule)] += 1
+        report.written += len(accepted)
+    for r in rejected:
+        assert r.reject is not None
+        report.rejected_by[(r.reject.validator, r.reject.rule)] += 1
     retry.call("acknowledging to the source", lambda: pipeline.source.ack(done))
     report.accepted += len(accepted)
     report.rejected += len(rejected)
-    report.written += len(accepted)
     report.batches += 1
     log.debug("batch %d: %d accepted, %d rejected", report.batches, len(accepted), len(rejected))
+
+
+def _exactly_once(pipeline: Pipeline) -> bool:
+    """Whether the sink stores the source's positions in its own transaction."""
+    return isinstance(pipeline.sink, TransactionalSink) and isinstance(pipeline.source, ReplayableSource)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import attrs
 import confluent_kafka as ck
 
 from lmnh_pipes import ConfigError, Meta, Record, RunError
+from lmnh_pipes.interfaces import PositionStore
 
 from .connection import Connection, classify_error
 from .offsets import OffsetTracker
@@ -45,6 +46,7 @@ class KafkaSource(Connection):
     _fatal: str | None = attrs.field(default=None, init=False, repr=False)
     _down_since: float | None = attrs.field(default=None, init=False, repr=False)
     _last_error: str = attrs.field(default="", init=False, repr=False)
+    _store: tuple[PositionStore, str] | None = attrs.field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -77,6 +79,10 @@ class KafkaSource(Connection):
             }
         )
         return conf
+
+    def use_position_store(self, store: PositionStore, pipeline: str) -> None:
+        """On every assignment, start each partition at the position ``store`` holds for ``pipeline``."""
+        self._store = (store, pipeline)
 
     def open(self) -> None:
         self._consumer = ck.Consumer(self.consumer_settings())
@@ -241,7 +247,14 @@ class KafkaSource(Connection):
         log.warning("Kafka consumer: %s", err.str())
 
     def _on_assign(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
-        log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+        if self._store is not None:
+            store, pipeline = self._store
+            stored = store.stored_positions(pipeline, [(p.topic, p.partition) for p in partitions])
+            for p in partitions:
+                if (p.topic, p.partition) in stored:
+                    p.offset = stored[(p.topic, p.partition)]
+            consumer.assign(partitions)
+        log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]@{p.offset}" for p in partitions))
 
     def _on_revoke(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
         revoked = {(p.topic, p.partition) for p in partitions}
