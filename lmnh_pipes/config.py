@@ -7,6 +7,7 @@ the key path, and all problems are reported together.
 
 from __future__ import annotations
 
+import collections.abc
 import difflib
 import inspect
 import os
@@ -249,11 +250,29 @@ def _strict_bool(value: Any, _: type) -> bool:
     raise TypeError(f"expected true or false, found {_kind(value)}")
 
 
+def _is_list(hint: Any) -> bool:
+    return typing.get_origin(hint) in (list, tuple, set, frozenset, collections.abc.Sequence)
+
+
+def _not_a_string(value: Any, hint: Any) -> Any:
+    # cattrs would split "site" into ["s", "i", "t", "e"]; a list option given one string is a mistake.
+    if isinstance(value, str | bytes | dict):
+        raise TypeError(f"expected a list, found {_kind(value)}")
+    return _list_converter.structure(value, hint)
+
+
+_list_converter = cattrs.Converter()
 _converter = cattrs.Converter()
 _converter.register_structure_hook(str, _strict_str)
 _converter.register_structure_hook(int, _strict_int)
 _converter.register_structure_hook(float, _strict_float)
 _converter.register_structure_hook(bool, _strict_bool)
+_converter.register_structure_hook_func(_is_list, _not_a_string)
+for _conv in (_list_converter,):
+    _conv.register_structure_hook(str, _strict_str)
+    _conv.register_structure_hook(int, _strict_int)
+    _conv.register_structure_hook(float, _strict_float)
+    _conv.register_structure_hook(bool, _strict_bool)
 
 
 def _batch_options(doc: Document, problems: list[Problem]) -> BatchOptions:
@@ -295,6 +314,10 @@ def _type_name(hint: Any) -> str:
     names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
     if hint in names:
         return names[hint]
+    if typing.get_origin(hint) is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if typing.get_origin(hint) in (list, tuple, collections.abc.Sequence):
+        return "a list"
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 

@@ -43,7 +43,7 @@ class Source(Protocol):
     """Where records come from (a Kafka topic, files, a simulator)."""
 
     def open(self) -> None:
-        """Connect. Called once, after the validators and sinks were opened."""
+        """Connect. Called once, after the validators were opened and before the sinks are."""
         return
 
     def read(self, max_records: int, timeout: float) -> Sequence[Record]:
@@ -63,7 +63,7 @@ class Source(Protocol):
         return
 
     def close(self) -> None:
-        """Disconnect. Called once, first of all components, on every path."""
+        """Commit what is done and disconnect. Called once, on every path, after the sinks were closed."""
         return
 
 
@@ -95,7 +95,7 @@ class Sink(Protocol):
     """Where records go: the accepted ones, or (as the rejects sink) the rejected ones."""
 
     def open(self) -> None:
-        """Connect, and create what must exist (a file, a header row). Called before the source is opened."""
+        """Connect, and create what must exist (a file, a header row). Called after the source was opened."""
         return
 
     def write(self, records: Sequence[Record]) -> None:
@@ -103,7 +103,7 @@ class Sink(Protocol):
         return
 
     def close(self) -> None:
-        """Flush and disconnect. Called once, on every path, after the source was closed."""
+        """Flush and disconnect. Called once, on every path, before the source is closed."""
         return
 
 
@@ -151,8 +151,8 @@ class TransactionalSink(PositionStore, Protocol):
     def write_batch(
         self, pipeline: str, accepted: Sequence[Record], rejected: Sequence[Record], rejects: Sink | None
     ) -> int:
-        """Write ``accepted`` (and ``rejected`` through ``rejects``, when it joins) and store, per partition,
-        the offset after the batch's last record, all in one transaction.
+        """Write ``accepted`` (and ``rejected`` through ``rejects``, when it is given: it joins) and store, per
+        partition, the offset after the batch's last record (accepted or rejected), all in one transaction.
 
         Every record is at a (topic, partition, offset) of ``meta``. A record at an offset below the stored
         position was written before (a replay after a crash, or by another group member after a rebalance)

@@ -70,6 +70,8 @@ def apply_validators(validators: Iterable[Validator], record: Record) -> Record:
 
     A validator that raises is a bug, but must not lose the record: it becomes a rejection naming the error.
     """
+    if record.reject is not None:
+        return record  # a source may reject what it cannot parse, with a reason more precise than a validator's
     for validator in validators:
         try:
             record = validator.validate(record)

@@ -55,8 +55,9 @@ def run(
                 assert isinstance(pipeline.source, ReplayableSource)
                 assert isinstance(pipeline.sink, TransactionalSink)
                 pipeline.source.use_position_store(pipeline.sink, pipeline.name)
-            # Validators and sinks first, the source last: it then closes first, before what it feeds.
-            for component in (*pipeline.validators, pipeline.sink, pipeline.rejects, pipeline.source):
+            # The source opens before the sinks, so that a wrong source path cannot truncate an output first;
+            # it then closes after them, so that its final commit follows the sinks' final flush.
+            for component in (*pipeline.validators, pipeline.source, pipeline.sink, pipeline.rejects):
                 if component is None:
                     continue
                 component.open()
@@ -148,7 +149,7 @@ def _flush(pipeline: Pipeline, batch: list[Record], report: RunReport, retry: Re
             retry.call("writing to the rejects sink", lambda: rejects.write(rejected))
         written = retry.call(
             "writing to the sink",
-            lambda: sink.write_batch(pipeline.name, accepted, rejected if joined else (), rejects if joined else None),
+            lambda: sink.write_batch(pipeline.name, accepted, rejected, rejects if joined else None),
         )
         report.written += written
         if rejects is not None:

@@ -47,9 +47,7 @@ def test_misspelt_type_names_line_path_and_suggestion(registry, write):
     path = write(GOOD.replace("- type: json", "- type: jsno"))
     with pytest.raises(ConfigError) as exc:
         load(path, registry=registry, environ={})
-    assert problems(exc) == [
-        f"{path}:6: validators[0].type: unknown validator type 'jsno' (did you mean 'json'?)"
-    ]
+    assert problems(exc) == [f"{path}:6: validators[0].type: unknown validator type 'jsno' (did you mean 'json'?)"]
 
 
 def test_missing_required_option(registry, write):
@@ -166,3 +164,10 @@ def test_explicit_env_file(registry, write, tmp_path):
     assert pipeline.name == "prod"
     with pytest.raises(ConfigError, match="cannot read the env file"):
         load(write(GOOD), registry=registry, env_file=tmp_path / "missing.env", environ={})
+
+
+def test_a_string_for_a_list_option_is_an_error(registry, write):
+    path = write(GOOD.replace("items: ['{\"a\": 1}']", "items: one"))
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert problems(exc) == [f"{path}:4: source.items: expected a list, found 'one'"]

@@ -79,7 +79,7 @@ def test_env_file(tmp_path):
         "# comment\n"
         "A=1\n"
         "export B = two words # trailing comment\n"
-        "C=\"quoted # not a comment\\nnext\"\n"
+        'C="quoted # not a comment\\nnext"\n'
         "D='single $X'\n"
         "not an assignment\n"
         "E=\n"

@@ -48,12 +48,18 @@ def test_every_batch_is_acked_after_both_writes_returned():
     source = JournalSource(ITEMS, journal=journal)
     sink = JournalSink(journal=journal, label="sink")
     rejects = JournalSink(journal=journal, label="rejects")
-    report = Pipeline(source=source, validators=[JsonValidator()], sink=sink, rejects=rejects,
-                      batch=BatchOptions(max_records=3)).run()
+    report = Pipeline(
+        source=source, validators=[JsonValidator()], sink=sink, rejects=rejects, batch=BatchOptions(max_records=3)
+    ).run()
     assert journal.events == [
-        "sink:0,2", "rejects:1", "ack:0,1,2",
-        "sink:3,5", "rejects:4", "ack:3,4,5",
-        "sink:6", "ack:6",
+        "sink:0,2",
+        "rejects:1",
+        "ack:0,1,2",
+        "sink:3,5",
+        "rejects:4",
+        "ack:3,4,5",
+        "sink:6",
+        "ack:6",
     ]
     assert (report.read, report.accepted, report.rejected, report.written) == (7, 5, 2, 5)
     assert report.rejected_by == {("json", "json"): 2}
@@ -66,7 +72,8 @@ def test_failing_sink_stops_the_run_without_acking_its_batch():
     with pytest.raises(RunError, match="write 2 fails as asked"):
         Pipeline(source=source, validators=[JsonValidator()], sink=sink, batch=BatchOptions(max_records=3)).run()
     assert [r.meta.offset for r in source.acked] == [0, 1, 2]
-    assert source.closed and sink.closed
+    assert source.closed
+    assert sink.closed
 
 
 def test_failing_rejects_sink_stops_the_run_without_acking():
@@ -100,7 +107,8 @@ def test_limit_stops_after_n_records_and_writes_them():
     source = ListSource(ITEMS)
     sink = ListSink()
     report = Pipeline(source=source, sink=sink, batch=BatchOptions(max_records=2)).run(limit=5)
-    assert report.read == 5 and report.stopped_by == "limit"
+    assert report.read == 5
+    assert report.stopped_by == "limit"
     assert [r.meta.offset for r in sink.records] == [0, 1, 2, 3, 4]
     assert len(source.acked) == 5
 
@@ -122,7 +130,8 @@ def test_idle_timeout_stops_a_quiet_stream_after_writing_everything():
     started = time.monotonic()
     report = Pipeline(source=source, sink=sink).run(idle_timeout=0.3)
     assert report.stopped_by == "idle timeout"
-    assert len(sink.records) == 7 and len(source.acked) == 7
+    assert len(sink.records) == 7
+    assert len(source.acked) == 7
     assert time.monotonic() - started < 5
 
 
@@ -134,7 +143,8 @@ def test_stop_event_drains_the_batch_in_hand():
     timer.start()
     report = Pipeline(source=source, sink=sink, batch=BatchOptions(max_wait=60)).run(stop=stop)
     assert report.stopped_by == "signal"
-    assert len(sink.records) == 7 and len(source.acked) == 7
+    assert len(sink.records) == 7
+    assert len(source.acked) == 7
 
 
 def test_batch_waits_at_most_max_wait():
@@ -143,7 +153,8 @@ def test_batch_waits_at_most_max_wait():
     stop = threading.Event()
     threading.Timer(1.5, stop.set).start()
     Pipeline(source=source, sink=sink, batch=BatchOptions(max_records=1000, max_wait=0.2)).run(stop=stop)
-    assert sink.writes == 1 and len(sink.records) == 2
+    assert sink.writes == 1
+    assert len(sink.records) == 2
 
 
 @attrs.define
@@ -164,8 +175,9 @@ class BrokenValidator:
 
 def test_a_validator_that_raises_rejects_the_record_instead_of_crashing():
     rejects = ListSink()
-    report = Pipeline(source=ListSource(ITEMS), validators=[JsonValidator(), BrokenValidator()],
-                      sink=ListSink(), rejects=rejects).run()
+    report = Pipeline(
+        source=ListSource(ITEMS), validators=[JsonValidator(), BrokenValidator()], sink=ListSink(), rejects=rejects
+    ).run()
     assert report.rejected == 3
     [broken] = [r for r in rejects.records if r.reject.validator == "broken"]
     assert broken.meta.offset == 3
@@ -217,7 +229,7 @@ def test_components_close_in_reverse_order_of_opening():
             journal.append("close source")
 
     Pipeline(source=TrackedSource(ITEMS), sink=Tracked(label="sink"), rejects=Tracked(label="rejects")).run()
-    assert journal == ["open sink", "open rejects", "open source", "close source", "close rejects", "close sink"]
+    assert journal == ["open source", "open sink", "open rejects", "close rejects", "close sink", "close source"]
 
 
 def test_validate_on_plain_items():
@@ -225,3 +237,9 @@ def test_validate_on_plain_items():
     out = pipeline.validate([b'{"a": 1}', "nope", {"already": "decoded"}])
     assert [r.rejected for r in out] == [False, True, False]
     assert out[0].value == {"a": 1}
+
+
+def test_a_record_rejected_by_its_source_keeps_that_reason():
+    pre = Record.of(b"a,b").rejected_by("file", "row has 2 fields, the header has 3", "csv")
+    out = Pipeline(source=ListSource([]), validators=[JsonValidator()], sink=ListSink()).validate([pre])
+    assert out[0].reject == pre.reject

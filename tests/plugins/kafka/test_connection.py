@@ -11,9 +11,14 @@ from lmnh_pipes_kafka.connection import classify_error, redact
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
 def test_sasl_ssl_settings(mechanism):
     source = KafkaSource(
-        bootstrap_servers="b-1.example.com:9096", topic="lmnh", group_id="g",
-        security_protocol="sasl_ssl", sasl_mechanism=mechanism.lower(),
-        username="museum", password="s3cret", ssl_ca_location="/etc/ssl/ca.pem",
+        bootstrap_servers="b-1.example.com:9096",
+        topic="lmnh",
+        group_id="g",
+        security_protocol="sasl_ssl",
+        sasl_mechanism=mechanism.lower(),
+        username="museum",
+        password="s3cret",
+        ssl_ca_location="/etc/ssl/ca.pem",
     )
     conf = source.consumer_settings()
     assert conf["bootstrap.servers"] == "b-1.example.com:9096"
@@ -28,9 +33,12 @@ def test_sasl_ssl_settings(mechanism):
 
 
 def test_options_pass_through_and_override_defaults_but_not_commit_safety():
-    source = KafkaSource(bootstrap_servers="x:1", topic="t", group_id="g",
-                         options={"fetch.queue.backoff.ms": 50, "session.timeout.ms": 6000,
-                                  "enable.auto.commit": True})
+    source = KafkaSource(
+        bootstrap_servers="x:1",
+        topic="t",
+        group_id="g",
+        options={"fetch.queue.backoff.ms": 50, "session.timeout.ms": 6000, "enable.auto.commit": True},
+    )
     conf = source.consumer_settings()
     assert conf["fetch.queue.backoff.ms"] == 50
     assert conf["session.timeout.ms"] == 6000
@@ -38,12 +46,18 @@ def test_options_pass_through_and_override_defaults_but_not_commit_safety():
 
 
 def test_password_never_in_repr():
-    source = KafkaSource(bootstrap_servers="x:1", topic="t", group_id="g", security_protocol="SASL_SSL",
-                         sasl_mechanism="PLAIN", username="u", password="hunter2",
-                         options={"sasl.password": "hunter2"})
+    source = KafkaSource(
+        bootstrap_servers="x:1",
+        topic="t",
+        group_id="g",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="PLAIN",
+        username="u",
+        password="hunter2",
+        options={"sasl.password": "hunter2"},
+    )
     assert "hunter2" not in repr(source)
-    sink = KafkaSink(bootstrap_servers="x:1", topic="t", security_protocol="SASL_SSL", username="u",
-                     password="hunter2")
+    sink = KafkaSink(bootstrap_servers="x:1", topic="t", security_protocol="SASL_SSL", username="u", password="hunter2")
     assert "hunter2" not in repr(sink)
     assert redact(source.consumer_settings())["sasl.password"] == "***"
 
@@ -53,8 +67,10 @@ def test_password_never_in_repr():
     [
         ({"security_protocol": "SASL_SSL"}, "username and password must be set"),
         ({"security_protocol": "TLS"}, "security_protocol must be one of"),
-        ({"security_protocol": "SASL_SSL", "sasl_mechanism": "GSSAPI", "username": "u", "password": "p"},
-         "sasl_mechanism must be one of"),
+        (
+            {"security_protocol": "SASL_SSL", "sasl_mechanism": "GSSAPI", "username": "u", "password": "p"},
+            "sasl_mechanism must be one of",
+        ),
         ({"topics": ["a"]}, "exactly one of topic and topics"),
         ({"auto_offset_reset": "newest"}, "auto_offset_reset must be"),
     ],

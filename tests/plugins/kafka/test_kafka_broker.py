@@ -16,8 +16,7 @@ from tests.fixtures.kafka import FAST_GROUP, free_port, start_tansu
 
 
 def source(tansu, topic, group, **kw):
-    return KafkaSource(bootstrap_servers=tansu.bootstrap, topic=topic, group_id=group,
-                       options=dict(FAST_GROUP), **kw)
+    return KafkaSource(bootstrap_servers=tansu.bootstrap, topic=topic, group_id=group, options=dict(FAST_GROUP), **kw)
 
 
 def test_multi_partition_topic_read_in_full(tansu, topic_name):
@@ -25,14 +24,20 @@ def test_multi_partition_topic_read_in_full(tansu, topic_name):
     values = [json.dumps({"n": i}).encode() for i in range(3000)]
     tansu.produce(topic_name, values, partitions=6)
     sink = ListSink()
-    report = Pipeline(source=source(tansu, topic_name, "g-full"), validators=[JsonValidator()], sink=sink,
-                      batch=BatchOptions(max_records=500, max_wait=0.2)).run(idle_timeout=6)
+    report = Pipeline(
+        source=source(tansu, topic_name, "g-full"),
+        validators=[JsonValidator()],
+        sink=sink,
+        batch=BatchOptions(max_records=500, max_wait=0.2),
+    ).run(idle_timeout=6)
     assert report.stopped_by == "idle timeout"
     seen = sorted(r.value["n"] for r in sink.records)
     assert seen == list(range(3000))
     assert {r.meta.partition for r in sink.records} == set(range(6))
     first = sink.records[0].meta
-    assert first.source == "kafka" and first.topic == topic_name and first.key is None
+    assert first.source == "kafka"
+    assert first.topic == topic_name
+    assert first.key is None
     assert first.timestamp is not None
 
 
@@ -40,9 +45,11 @@ def test_restart_resumes_from_committed_offsets(tansu, topic_name):
     tansu.create_topic(topic_name, partitions=3)
     tansu.produce(topic_name, [b'{"n": %d}' % i for i in range(1000)], partitions=3)
     first, second = ListSink(), ListSink()
-    report = Pipeline(source=source(tansu, topic_name, "g-restart"), sink=first,
-                      batch=BatchOptions(max_records=100)).run(limit=400)
-    assert report.read == 400 and len(first.records) == 400
+    report = Pipeline(
+        source=source(tansu, topic_name, "g-restart"), sink=first, batch=BatchOptions(max_records=100)
+    ).run(limit=400)
+    assert report.read == 400
+    assert len(first.records) == 400
     Pipeline(source=source(tansu, topic_name, "g-restart"), sink=second).run(idle_timeout=6)
     a = [(r.meta.partition, r.meta.offset) for r in first.records]
     b = [(r.meta.partition, r.meta.offset) for r in second.records]
@@ -55,8 +62,9 @@ def test_unwritten_batch_is_not_committed(tansu, topic_name):
     tansu.produce(topic_name, [b'{"n": %d}' % i for i in range(300)])
     failing = ListSink(fail_on=2)
     with pytest.raises(RunError):
-        Pipeline(source=source(tansu, topic_name, "g-fail"), sink=failing,
-                 batch=BatchOptions(max_records=100)).run(idle_timeout=6)
+        Pipeline(source=source(tansu, topic_name, "g-fail"), sink=failing, batch=BatchOptions(max_records=100)).run(
+            idle_timeout=6
+        )
     assert len(failing.records) == 100
     again = ListSink()
     Pipeline(source=source(tansu, topic_name, "g-fail"), sink=again).run(idle_timeout=6)
@@ -76,7 +84,9 @@ def test_sink_produces_values_keys_and_dead_letter_headers(tansu, topic_name):
     assert (report.written, report.rejects_written) == (2, 1)
     accepted = consume_all(tansu, topic_name, 2)
     assert [(m.key(), json.loads(m.value())) for m in accepted] == [
-        (b"3", {"site": "3", "val": 2}), (b"4", {"site": "4", "val": 1})]
+        (b"3", {"site": "3", "val": 2}),
+        (b"4", {"site": "4", "val": 1}),
+    ]
     [dead] = consume_all(tansu, dlq, 1)
     headers = dict(dead.headers())
     assert dead.value() == b"not json"
@@ -86,8 +96,14 @@ def test_sink_produces_values_keys_and_dead_letter_headers(tansu, topic_name):
 
 
 def consume_all(tansu, topic, n, timeout=20.0):
-    consumer = Consumer({"bootstrap.servers": tansu.bootstrap, "group.id": f"check-{topic}",
-                         "auto.offset.reset": "earliest", **FAST_GROUP})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": tansu.bootstrap,
+            "group.id": f"check-{topic}",
+            "auto.offset.reset": "earliest",
+            **FAST_GROUP,
+        }
+    )
     consumer.subscribe([topic])
     out = []
     deadline = time.monotonic() + timeout
@@ -110,9 +126,15 @@ def test_wrong_scram_credentials_fail_fast_naming_sasl(tmp_path):
     broker = start_tansu(tmp_path, "--authentication")
     try:
         started = time.monotonic()
-        src = KafkaSource(bootstrap_servers=broker.bootstrap, topic="t", group_id="g",
-                          security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-256",
-                          username="museum", password="wrong-password-123")
+        src = KafkaSource(
+            bootstrap_servers=broker.bootstrap,
+            topic="t",
+            group_id="g",
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism="SCRAM-SHA-256",
+            username="museum",
+            password="wrong-password-123",
+        )
         with pytest.raises(RunError) as exc:
             Pipeline(source=src, sink=ListSink()).run()
         assert time.monotonic() - started < 10

@@ -1,0 +1,234 @@
+"""The ``csv`` sink: one CSV row per record, to a local file or any smart-open URL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import IO, Any, Final
+
+import attrs
+import smart_open
+from smart_open import compression as so_compression
+
+from lmnh_pipes import MISSING, ConfigError, Record
+
+from ._paths import check_encoding, is_local, local_path, not_found_reason
+
+__all__ = ["META_COLUMNS", "REJECT_COLUMNS", "CsvSink", "cell"]
+
+#: The default columns when the first record written has no mapping value.
+META_COLUMNS: Final = ("meta.source", "meta.topic", "meta.partition", "meta.offset", "meta.key", "raw")
+#: The default columns when the first record written is a rejected one (the usual ``rejects`` sink).
+REJECT_COLUMNS: Final = (
+    "meta.source",
+    "meta.topic",
+    "meta.partition",
+    "meta.offset",
+    "meta.key",
+    "reject.validator",
+    "reject.rule",
+    "reject.reason",
+    "raw",
+)
+
+
+def cell(value: Any) -> str:
+    """The CSV text of one value: empty for None or MISSING, ``true``/``false``, ISO 8601 for datetimes, compact
+    JSON for mappings and lists, bytes as UTF-8 text (invalid bytes as ``\\xNN`` escapes), else ``str``."""
+    if value is None or value is MISSING:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    return str(value)
+
+
+def _check_columns(_: Any, __: attrs.Attribute[Any], value: list[str] | None) -> None:
+    if value is not None and (not value or not all(isinstance(c, str) and c for c in value)):
+        raise ConfigError(f"columns must be a non-empty list of dotted paths; found {value!r}")
+
+
+def _check_delimiter(_: Any, __: attrs.Attribute[Any], value: str) -> None:
+    if len(value) != 1:
+        raise ConfigError(f"delimiter must be one character; found {value!r}")
+
+
+def _to_list(value: Sequence[str] | None) -> list[str] | None:
+    return None if value is None else list(value)
+
+
+@attrs.define(kw_only=True)
+class CsvSink:
+    """Write records as CSV rows to a local file or any smart-open URL (s3://, ...); compressed by suffix.
+
+    Options:
+
+    * ``path`` (required): a local path (missing parent directories are created) or a smart-open URL. A suffix
+      such as ``.gz`` compresses the file.
+    * ``columns``: the dotted paths of the columns, resolved with ``Record.get``: ``site``, ``meta.offset``,
+      ``reject.reason``, ``raw`` ... Default: every key of the first record's value, in order; but when the first
+      record written is a rejected one, ``meta.source, meta.topic, meta.partition, meta.offset, meta.key,
+      reject.validator, reject.rule, reject.reason, raw``; and when its value is not a mapping,
+      ``meta.source, meta.topic, meta.partition, meta.offset, meta.key, raw``. Keys that later records have
+      beyond the columns are not written.
+    * ``header``: write a header row holding the column names exactly as given (default true). With ``columns``
+      it is written when the sink opens, so an empty run leaves a header-only file; without, at the first write,
+      so an empty run leaves an empty file.
+    * ``append``: add to an existing local file instead of replacing it (default false); the header is then
+      written only if the file was empty. Not available for URLs.
+    * ``delimiter`` (default ``,``) and ``encoding`` (default ``utf-8``) of the file.
+    * ``transport_params``: passed to ``smart_open.open`` for a URL.
+
+    Cells: None or a missing path is empty; booleans are ``true``/``false``; a datetime is ISO 8601 with its UTC
+    offset when it has one; mappings and lists are compact JSON; bytes (such as ``raw``) are UTF-8 text, with
+    bytes that are not valid UTF-8 written as ``\\xNN`` escapes (Python's ``backslashreplace``). Rows end in
+    ``\\r\\n``, as RFC 4180 has it.
+
+    Durability: for a local file, ``write`` flushes and fsyncs before it returns (a ``.gz`` file with a gzip
+    sync flush, so the rows written so far decompress; ``.bz2`` and ``.xz`` cannot flush part of a stream, so
+    their rows are durable only at ``close``). For a URL (S3 and others), smart-open uploads as it goes and
+    completes the object at ``close``: rows are durable only then.
+    """
+
+    path: str
+    columns: list[str] | None = attrs.field(default=None, converter=_to_list, validator=_check_columns)
+    header: bool = True
+    append: bool = False
+    delimiter: str = attrs.field(default=",", validator=_check_delimiter)
+    encoding: str = attrs.field(default="utf-8", validator=check_encoding)
+    transport_params: dict[str, Any] | None = None
+
+    _text: IO[str] | None = attrs.field(default=None, init=False)
+    _file: IO[bytes] | None = attrs.field(default=None, init=False)  # the local file, for fsync
+    _compressor: IO[bytes] | None = attrs.field(default=None, init=False)  # between the text and the file
+    _writer: Any = attrs.field(default=None, init=False)
+    _columns: list[str] | None = attrs.field(default=None, init=False)
+    _needs_header: bool = attrs.field(default=True, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.append and not is_local(self.path):
+            raise ConfigError(f"append works for local files only, not {self.path!r}")
+
+    def open(self) -> None:
+        """Create (or, with ``append``, open) the file, and write the header if the columns are known."""
+        self._needs_header = True
+        try:
+            if is_local(self.path):
+                self._text = self._open_local()
+            else:
+                self._text = smart_open.open(
+                    self.path,
+                    "w",
+                    encoding=self.encoding,
+                    newline="",
+                    transport_params=dict(self.transport_params or {}),
+                )
+        except Exception as exc:
+            # Locally, any OSError when creating the file means the path is wrong (a directory, no permission).
+            reason = not_found_reason(exc) or (
+                exc.strerror if isinstance(exc, OSError) and is_local(self.path) else None
+            )
+            if reason is None:
+                raise
+            raise ConfigError(f"cannot write {self.path!r}: {reason}") from exc
+        self._writer = csv.writer(self._text, delimiter=self.delimiter, lineterminator="\r\n")
+        self._columns = self.columns
+        if self._columns is not None:
+            try:
+                self._write_header(self._columns)
+                self._sync()
+            except BaseException:
+                self.close()
+                raise
+
+    def _open_local(self) -> IO[str]:
+        path = Path(local_path(self.path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = "ab" if self.append else "wb"
+        file = path.open(mode)
+        was_empty = file.tell() == 0  # before a compressor writes its own header
+        try:
+            binary = so_compression.compression_wrapper(file, mode, filename=str(path))
+            text = io.TextIOWrapper(binary, encoding=self.encoding, newline="")
+        except BaseException:
+            file.close()
+            raise
+        self._needs_header = was_empty
+        self._file = file
+        self._compressor = binary if binary is not file else None
+        return text
+
+    def write(self, records: Sequence[Record]) -> None:
+        """Write one row per record; for a local file, flushed and fsynced before returning."""
+        if not records:
+            return
+        if self._writer is None:
+            raise RuntimeError("CsvSink.write() called before open()")
+        columns = self._columns
+        if columns is None:
+            columns = self._columns = _default_columns(records[0])
+            self._write_header(columns)
+        self._writer.writerows([cell(record.get(c)) for c in columns] for record in records)
+        self._sync()
+
+    def close(self) -> None:
+        """Flush and close the file (for a URL, this completes the upload)."""
+        text, self._text = self._text, None
+        file, self._file = self._file, None
+        self._compressor = None
+        self._writer = None
+        try:
+            if text is not None:
+                text.close()  # also writes a compressed stream's trailer; a compressor leaves the file open
+            if file is not None and not file.closed:
+                file.flush()
+                os.fsync(file.fileno())
+        finally:
+            if file is not None:
+                file.close()
+
+    def _write_header(self, columns: list[str]) -> None:
+        if self.header and self._needs_header:
+            self._writer.writerow(columns)
+        self._needs_header = False
+
+    def _sync(self) -> None:
+        assert self._text is not None
+        self._text.flush()
+        # A buffered writer's flush does not flush what it wraps, so flush each layer down to the file. gzip then
+        # emits everything so far (Z_SYNC_FLUSH); bz2 and xz cannot, so their rows are durable only at close.
+        layer: Any = self._compressor
+        while layer is not None:
+            layer.flush()
+            layer = getattr(layer, "raw", None)
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+
+def _default_columns(record: Record) -> list[str]:
+    if record.reject is not None:
+        return list(REJECT_COLUMNS)
+    if isinstance(record.value, Mapping) and record.value:
+        return [str(key) for key in record.value]
+    return list(META_COLUMNS)

@@ -1,0 +1,218 @@
+"""The ``csv`` sink: columns, defaults for values and rejects, cell formats, header, durability, gzip and S3."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import zlib
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from lmnh_pipes import ConfigError, Meta, Record
+from lmnh_pipes_files import CsvSink, FileSource
+from lmnh_pipes_files.csv_sink import REJECT_COLUMNS, cell
+
+from .test_file_source import read_all
+
+
+def rows(data: bytes | Path) -> list[list[str]]:
+    text = (data.read_bytes() if isinstance(data, Path) else data).decode("utf-8")
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def write_all(sink: CsvSink, *batches: list[Record]) -> None:
+    sink.open()
+    try:
+        for batch in batches:
+            sink.write(batch)
+    finally:
+        sink.close()
+
+
+def rec(value: object = None, raw: bytes = b"", **meta: object) -> Record:
+    return Record(value=value, raw=raw, meta=Meta(**meta))  # type: ignore[arg-type]
+
+
+def test_columns_are_dotted_paths_and_the_header_holds_them_exactly(tmp_path):
+    path = tmp_path / "out.csv"
+    sink = CsvSink(path=str(path), columns=["meta.offset", "site", "visit.room", "meta.topic", "raw", "absent"])
+    write_all(
+        sink,
+        [rec({"site": "lmnh", "visit": {"room": "H1"}}, b"r0", topic="f.txt", offset=0)],
+        [rec({"site": "tring"}, b"r1", topic="f.txt", offset=1)],
+    )
+    assert rows(path) == [
+        ["meta.offset", "site", "visit.room", "meta.topic", "raw", "absent"],
+        ["0", "lmnh", "H1", "f.txt", "r0", ""],
+        ["1", "tring", "", "f.txt", "r1", ""],
+    ]
+    assert path.read_bytes().endswith(b"\r\n")
+
+
+def test_default_columns_are_the_first_values_keys(tmp_path):
+    path = tmp_path / "out.csv"
+    write_all(CsvSink(path=str(path)), [rec({"b": 1, "a": 2}), rec({"a": 3, "c": 4}), rec({"b": 5, "a": 6})])
+    assert rows(path) == [["b", "a"], ["1", "2"], ["", "3"], ["5", "6"]]
+
+
+def test_default_columns_for_rejects(tmp_path):
+    path = tmp_path / "rejects.csv"
+    bad = rec(None, b"\xffnot json", source="file", topic="in.txt", offset=7).rejected_by("json", "not UTF-8", "json")
+    write_all(CsvSink(path=str(path)), [bad])
+    assert rows(path) == [
+        list(REJECT_COLUMNS),
+        ["file", "in.txt", "0", "7", "", "json", "json", "not UTF-8", "\\xffnot json"],
+    ]
+    assert rows(path)[0] == [
+        "meta.source",
+        "meta.topic",
+        "meta.partition",
+        "meta.offset",
+        "meta.key",
+        "reject.validator",
+        "reject.rule",
+        "reject.reason",
+        "raw",
+    ]
+
+
+def test_default_columns_without_a_mapping_value(tmp_path):
+    path = tmp_path / "out.csv"
+    write_all(CsvSink(path=str(path)), [rec(None, b"line", source="file", topic="t", offset=2)])
+    assert rows(path) == [
+        ["meta.source", "meta.topic", "meta.partition", "meta.offset", "meta.key", "raw"],
+        ["file", "t", "0", "2", "", "line"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, ""),
+        (True, "true"),
+        (False, "false"),
+        (0, "0"),
+        (1.5, "1.5"),
+        (Decimal("2.50"), "2.50"),
+        (datetime(2026, 5, 1, 10, 0, tzinfo=ZoneInfo("Europe/London")), "2026-05-01T10:00:00+01:00"),
+        (datetime(2026, 1, 1, 9, 30, 15, 250000, tzinfo=UTC), "2026-01-01T09:30:15.250000+00:00"),
+        (datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-5))), "2026-01-01T00:00:00-05:00"),
+        (b"caf\xc3\xa9", "café"),
+        (b"\xff\x00ok", "\\xff\x00ok"),
+        ({"a": [1, None, "é"]}, '{"a":[1,null,"é"]}'),
+        ([1, 2], "[1,2]"),
+        ("plain", "plain"),
+    ],
+)
+def test_cell_formats(value, text):
+    assert cell(value) == text
+
+
+def test_awkward_text_survives_a_round_trip(tmp_path):
+    path = tmp_path / "out.csv"
+    values = ["a,b", 'say "hi"', "two\nlines", "cr\ronly", " spaced ", ""]
+    write_all(CsvSink(path=str(path), columns=["v"]), [rec({"v": v}) for v in values])
+    assert [r[0] for r in rows(path)[1:]] == values
+    back = read_all(FileSource(path=str(path), format="csv"))
+    assert [r.value for r in back] == [{"v": v} for v in values]
+
+
+def test_header_false_and_delimiter(tmp_path):
+    path = tmp_path / "out.tsv"
+    write_all(CsvSink(path=str(path), columns=["a", "b"], header=False, delimiter="\t"), [rec({"a": 1, "b": "x y"})])
+    assert path.read_bytes() == b"1\tx y\r\n"
+
+
+def test_no_records_header_only_with_columns_empty_without(tmp_path):
+    with_columns = tmp_path / "a.csv"
+    write_all(CsvSink(path=str(with_columns), columns=["meta.offset", "site"]))
+    assert with_columns.read_bytes() == b"meta.offset,site\r\n"
+    without = tmp_path / "b.csv"
+    write_all(CsvSink(path=str(without)), [])
+    assert without.exists()
+    assert without.read_bytes() == b""
+
+
+def test_parent_directories_are_created_and_file_replaced(tmp_path):
+    path = tmp_path / "deep" / "er" / "out.csv"
+    write_all(CsvSink(path=str(path), columns=["a"]), [rec({"a": 1})])
+    write_all(CsvSink(path=str(path), columns=["a"]), [rec({"a": 2})])
+    assert rows(path) == [["a"], ["2"]]
+
+
+def test_append_writes_the_header_once(tmp_path):
+    path = tmp_path / "out.csv"
+    write_all(CsvSink(path=str(path), append=True), [rec({"a": 1})])
+    write_all(CsvSink(path=str(path), append=True), [rec({"a": 2})])
+    write_all(CsvSink(path=str(path), columns=["a"], append=True), [rec({"a": 3})])
+    assert rows(path) == [["a"], ["1"], ["2"], ["3"]]
+
+
+def test_append_to_gzip_and_reopen_the_same_sink(tmp_path):
+    path = tmp_path / "out.csv.gz"
+    sink = CsvSink(path=str(path), append=True)
+    write_all(sink, [rec({"a": 1})])
+    write_all(sink, [rec({"a": 2})])  # the same object, opened again
+    assert rows(gzip.decompress(path.read_bytes())) == [["a"], ["1"], ["2"]]
+    again = CsvSink(path=str(tmp_path / "plain.csv"), columns=["a"])
+    write_all(again, [rec({"a": 1})])
+    write_all(again, [rec({"a": 2})])
+    assert rows(tmp_path / "plain.csv") == [["a"], ["2"]]
+
+
+def test_rows_are_on_disk_when_write_returns(tmp_path):
+    path = tmp_path / "out.csv"
+    sink = CsvSink(path=str(path))
+    sink.open()
+    try:
+        sink.write([rec({"a": 1})])
+        assert rows(path) == [["a"], ["1"]]  # read by another handle before close
+        sink.write([rec({"a": 2})])
+        assert rows(path) == [["a"], ["1"], ["2"]]
+    finally:
+        sink.close()
+
+
+def test_gzip_by_suffix_is_readable_after_each_write(tmp_path):
+    path = tmp_path / "out.csv.gz"
+    sink = CsvSink(path=str(path), columns=["a"])
+    sink.open()
+    try:
+        sink.write([rec({"a": 1}), rec({"a": 2})])
+        # Before close there is no gzip trailer, but every row written so far decompresses (sync flush).
+        partial = zlib.decompressobj(wbits=31).decompress(path.read_bytes())
+        assert rows(partial) == [["a"], ["1"], ["2"]]
+    finally:
+        sink.close()
+    assert rows(gzip.decompress(path.read_bytes())) == [["a"], ["1"], ["2"]]
+
+
+def test_s3_url(s3):
+    url = s3.url("out/accepted.csv")
+    write_all(CsvSink(path=url, columns=["site", "meta.offset"]), [rec({"site": "lmnh"}, offset=3)])
+    assert rows(s3.get("out/accepted.csv")) == [["site", "meta.offset"], ["lmnh", "3"]]
+
+
+def test_bad_options_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="append"):
+        CsvSink(path="s3://bucket/x.csv", append=True)
+    with pytest.raises(ConfigError, match="columns"):
+        CsvSink(path="x.csv", columns=[])
+    with pytest.raises(ConfigError, match="delimiter"):
+        CsvSink(path="x.csv", delimiter="")
+    with pytest.raises(ConfigError, match="encoding"):
+        CsvSink(path="x.csv", encoding="nope")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot write"):
+        CsvSink(path=str(blocker / "out.csv")).open()  # a parent that is a file
+
+
+def test_write_before_open_is_an_error(tmp_path):
+    with pytest.raises(RuntimeError, match="before open"):
+        CsvSink(path=str(tmp_path / "x.csv")).write([rec({"a": 1})])
