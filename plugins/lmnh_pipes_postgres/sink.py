@@ -1,0 +1,417 @@
+"""The ``postgres`` sink: COPY in batches, routed to tables, exactly-once with a replayable source."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import attrs
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.types.json import Jsonb
+
+from lmnh_pipes import ConfigError, Record, RunError, Sink, TransientError
+from lmnh_pipes.interfaces import Positions
+
+from .errors import is_transient
+from .tables import Column, TableSpec, default_column, parse_tables
+
+__all__ = ["PostgresSink"]
+
+log = logging.getLogger("lmnh_pipes.postgres")
+T = TypeVar("T")
+
+_TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name", "citext"})
+_JSON_TYPES = frozenset({"json", "jsonb"})
+
+
+def _hide(value: str | None) -> str:
+    return "'***'" if value else repr(value)
+
+
+@attrs.frozen
+class _Target:
+    spec: TableSpec
+    columns: tuple[Column, ...]
+    types: tuple[str, ...]
+    copy: sql.Composed
+    stage: sql.Composed | None  # INSERT ... SELECT ... ON CONFLICT from the staging table, when configured
+    stage_table: sql.Identifier | None
+
+
+@attrs.define(kw_only=True)
+class PostgresSink:
+    """Load records into PostgreSQL with COPY, in batches, routed to tables by a field; exactly-once from Kafka.
+
+    Connection: ``dsn``, or ``host``/``port``/``dbname``/``user``/``password``. Target: ``table`` (with
+    ``columns``), or ``route`` (a dotted field) and ``tables`` (route value -> ``{table, columns}``).
+    ``columns`` maps a column to a dotted path (``at``, ``meta.offset``), to ``{value: constant}``, or to
+    ``{path: ..., lookup: {table, key, value}}`` (a site's public id to its key); omitted, each column without
+    a default takes the value key of its name (``reason``, ``raw``, ``offset``... take the rejection and
+    metadata). ``conflict_key`` with ``on_conflict: nothing | update`` makes the load idempotent by key.
+    With a ``kafka`` source, the next offsets are stored in ``offsets_table`` in the same transaction as the
+    rows (and the rejects, when the rejects sink is a ``postgres`` sink on the same database).
+    """
+
+    dsn: str | None = attrs.field(default=None, repr=False)
+    host: str | None = None
+    port: int | None = None
+    dbname: str | None = None
+    user: str | None = None
+    password: str | None = attrs.field(default=None, repr=_hide)
+    table: str | None = None
+    columns: dict[str, Any] | list[str] | None = None
+    route: str | None = None
+    tables: dict[str, Any] | None = None
+    conflict_key: list[str] | None = None
+    on_conflict: str = "error"
+    offsets_table: str = "lmnh_pipes_offsets"
+    copy_format: str = "binary"
+    connect_timeout: int = 10
+    _specs: dict[str, TableSpec] = attrs.field(init=False, repr=False)
+    _targets: dict[str, _Target] = attrs.field(factory=dict, init=False, repr=False)
+    _lookups: dict[tuple[str, str, str], dict[Any, Any]] = attrs.field(factory=dict, init=False, repr=False)
+    _conn: psycopg.Connection[Any] | None = attrs.field(default=None, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._specs = parse_tables(
+            self.table, self.columns, self.tables, self.route, self.conflict_key, self.on_conflict
+        )
+        if self.copy_format not in ("binary", "text"):
+            raise ValueError(f"copy_format must be binary or text, found {self.copy_format!r}")
+        if self.dsn is not None:
+            try:
+                conninfo_to_dict(self.dsn)
+            except psycopg.ProgrammingError as exc:
+                raise ValueError(f"dsn is not a valid connection string: {exc}") from None
+        elif self.dbname is None and self.host is None:
+            raise ValueError("give dsn, or host and dbname")
+
+    @property
+    def conninfo(self) -> str:
+        """The connection string (with the password: never log it)."""
+        params = {
+            k: v
+            for k, v in (
+                ("host", self.host),
+                ("port", self.port),
+                ("dbname", self.dbname),
+                ("user", self.user),
+                ("password", self.password),
+            )
+            if v is not None
+        }
+        return make_conninfo(self.dsn or "", **params)
+
+    @property
+    def where(self) -> str:
+        """The server and database, without credentials, for messages."""
+        info = conninfo_to_dict(self.conninfo)
+        return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+    def __repr__(self) -> str:
+        tables = ", ".join(s.table for s in self._specs.values())
+        return f"PostgresSink(where={self.where!r}, tables=[{tables}])"
+
+    # -- lifecycle --
+
+    def open(self) -> None:
+        conn = self._connection()
+        self._ensure_offsets_table(conn)
+        problems = self._prepare(conn)
+        if problems:
+            raise ConfigError(problems[0] if len(problems) == 1 else "; ".join(problems))
+
+    def check_online(self) -> None:
+        """Connect and check that every table and mapped column exists."""
+        with self._connect() as conn:
+            problems = self._prepare(conn)
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    # -- writing --
+
+    def write(self, records: Sequence[Record]) -> None:
+        self._in_transaction(lambda cur: self.copy_records(cur, records))
+
+    def joins(self, rejects: Sink) -> bool:
+        return isinstance(rejects, PostgresSink) and rejects.conninfo == self.conninfo
+
+    def write_batch(
+        self, pipeline: str, accepted: Sequence[Record], rejected: Sequence[Record], rejects: Sink | None
+    ) -> int:
+        joined = rejects if isinstance(rejects, PostgresSink) else None
+
+        def transaction(cur: psycopg.Cursor[Any]) -> int:
+            ends: dict[tuple[str, int], int] = {}
+            for r in (*accepted, *rejected):
+                key = (r.meta.topic, r.meta.partition)
+                if r.meta.offset + 1 > ends.get(key, -1):
+                    ends[key] = r.meta.offset + 1
+            stored = self._lock_positions(cur, pipeline, sorted(ends))
+
+            def fresh(records: Sequence[Record]) -> list[Record]:
+                return [r for r in records if r.meta.offset >= stored.get((r.meta.topic, r.meta.partition), -1)]
+
+            keep = fresh(accepted)
+            if len(keep) < len(accepted):
+                log.info("skipped %d records written before (a replay)", len(accepted) - len(keep))
+            written = self.copy_records(cur, keep)
+            if joined is not None:
+                joined.copy_records(cur, fresh(rejected))
+            self._store_positions(cur, pipeline, {k: v for k, v in ends.items() if v > stored.get(k, -1)})
+            return written
+
+        return self._in_transaction(transaction)
+
+    def stored_positions(self, pipeline: str, partitions: Sequence[tuple[str, int]]) -> Positions:
+        if not partitions:
+            return {}
+        query = sql.SQL(
+            "SELECT topic, partition, next_offset FROM {} WHERE pipeline = %s AND next_offset >= 0 "
+            "AND (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[]))"
+        ).format(self._offsets_identifier)
+        topics, parts = [t for t, _ in partitions], [p for _, p in partitions]
+
+        def read(cur: psycopg.Cursor[Any]) -> Positions:
+            cur.execute(query, (pipeline, topics, parts))
+            return {(t, p): o for t, p, o in cur.fetchall()}
+
+        return self._in_transaction(read)
+
+    def copy_records(self, cur: psycopg.Cursor[Any], records: Sequence[Record]) -> int:
+        """COPY ``records`` into their tables with ``cur`` (inside the caller's transaction); return the count."""
+        if not records:
+            return 0
+        groups: dict[str, list[Record]] = {}
+        if self.route is None:
+            groups[""] = list(records)
+        else:
+            for r in records:
+                groups.setdefault(str(r.get(self.route, None)), []).append(r)
+        for value, group in groups.items():
+            target = self._targets.get(value)
+            if target is None:
+                raise RunError(f"no table for {self.route} = {value!r}: routes are {', '.join(self._targets)}")
+            self._copy(cur, target, group)
+        return len(records)
+
+    def _copy(self, cur: psycopg.Cursor[Any], target: _Target, records: list[Record]) -> None:
+        rows = self._rows(cur, target, records)
+        with cur.copy(target.copy) as copy:
+            if self.copy_format == "binary":
+                copy.set_types(list(target.types))
+            for row in rows:
+                copy.write_row(row)
+        if target.stage is not None:
+            cur.execute(target.stage)
+            cur.execute(sql.SQL("TRUNCATE {}").format(target.stage_table))
+
+    def _rows(self, cur: psycopg.Cursor[Any], target: _Target, records: list[Record]) -> list[list[Any]]:
+        getters: list[Callable[[Record], Any]] = []
+        for column, type_name in zip(target.columns, target.types, strict=True):
+            getters.append(self._getter(cur, column, type_name))
+        return [[get(r) for get in getters] for r in records]
+
+    def _getter(self, cur: psycopg.Cursor[Any], column: Column, type_name: str) -> Callable[[Record], Any]:
+        convert = _converter(type_name)
+        if column.lookup is None:
+            return lambda r: convert(column.get(r))
+        lookup = column.lookup
+        key = (lookup.table, lookup.key, lookup.value)
+
+        def looked_up(r: Record) -> Any:
+            value = column.get(r)
+            if value is None:
+                return None
+            table = self._lookups.get(key)
+            if table is None or value not in table:
+                table = self._lookups[key] = self._load_lookup(cur, lookup.table, lookup.key, lookup.value)
+            if value not in table:
+                raise RunError(f"column {column.name}: no row in {lookup.table} with {lookup.key} = {value!r}")
+            return convert(table[value])
+
+        return looked_up
+
+    # -- internals --
+
+    @property
+    def _offsets_identifier(self) -> sql.Composable:
+        return sql.SQL(".").join(sql.Identifier(p) for p in self.offsets_table.split("."))
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(self.conninfo, autocommit=True, connect_timeout=self.connect_timeout)
+        except psycopg.OperationalError as exc:
+            raise TransientError(f"cannot connect to PostgreSQL at {self.where}: {_one_line(exc)}") from None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = self._connect()
+        return self._conn
+
+    def _in_transaction(self, fn: Callable[[psycopg.Cursor[Any]], T]) -> T:
+        conn = self._connection()
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                return fn(cur)
+        except psycopg.Error as exc:
+            if is_transient(exc):
+                self.close()
+                raise TransientError(f"PostgreSQL at {self.where}: {_one_line(exc)}") from exc
+            raise RunError(f"PostgreSQL at {self.where}: {_one_line(exc)}") from exc
+
+    def _ensure_offsets_table(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (pipeline text NOT NULL, topic text NOT NULL,"
+                " partition integer NOT NULL, next_offset bigint NOT NULL,"
+                " updated_at timestamptz NOT NULL DEFAULT now(),"
+                " PRIMARY KEY (pipeline, topic, partition))"
+            ).format(self._offsets_identifier)
+        )
+
+    def _lock_positions(
+        self, cur: psycopg.Cursor[Any], pipeline: str, partitions: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        topics, parts = [t for t, _ in partitions], [p for _, p in partitions]
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {} (pipeline, topic, partition, next_offset) "
+                "SELECT %s, t, p, -1 FROM unnest(%s::text[], %s::int[]) AS u(t, p) ON CONFLICT DO NOTHING"
+            ).format(self._offsets_identifier),
+            (pipeline, topics, parts),
+        )
+        # Row locks serialise group members that briefly share a partition during a rebalance; the one that
+        # commits second sees the first one's position and skips what it already wrote.
+        cur.execute(
+            sql.SQL(
+                "SELECT topic, partition, next_offset FROM {} WHERE pipeline = %s "
+                "AND (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
+                "ORDER BY topic, partition FOR UPDATE"
+            ).format(self._offsets_identifier),
+            (pipeline, topics, parts),
+        )
+        return {(t, p): o for t, p, o in cur.fetchall()}
+
+    def _store_positions(self, cur: psycopg.Cursor[Any], pipeline: str, positions: dict[tuple[str, int], int]) -> None:
+        if not positions:
+            return
+        cur.execute(
+            sql.SQL(
+                "UPDATE {} AS o SET next_offset = u.n, updated_at = now() "
+                "FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS u(t, p, n) "
+                "WHERE o.pipeline = %s AND o.topic = u.t AND o.partition = u.p"
+            ).format(self._offsets_identifier),
+            ([t for t, _ in positions], [p for _, p in positions], list(positions.values()), pipeline),
+        )
+
+    def _prepare(self, conn: psycopg.Connection[Any]) -> list[str]:
+        problems: list[str] = []
+        for value, spec in self._specs.items():
+            table_columns = _describe(conn, spec.table)
+            if not table_columns:
+                problems.append(f"table {spec.table} does not exist in {self.where}")
+                continue
+            if spec.columns is None:
+                columns = tuple(default_column(n) for n, (_, has_default) in table_columns.items() if not has_default)
+            else:
+                columns = spec.columns
+            missing = [c.name for c in columns if c.name not in table_columns]
+            if missing:
+                problems.append(f"table {spec.table} has no column {', '.join(missing)}")
+                continue
+            for c in columns:
+                if c.lookup is not None and not _describe(conn, c.lookup.table):
+                    problems.append(f"column {c.name}: lookup table {c.lookup.table} does not exist")
+            names = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
+            fmt = sql.SQL(" (FORMAT BINARY)" if self.copy_format == "binary" else "")
+            stage = stage_table = None
+            into: sql.Composable = spec.identifier
+            if spec.on_conflict != "error":
+                stage_table = sql.Identifier(f"_lmnh_stage_{len(self._targets)}_{spec.table.replace('.', '_')}")
+                conn.execute(
+                    sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS)").format(
+                        stage_table, spec.identifier
+                    )
+                )
+                action: sql.Composable = sql.SQL("DO NOTHING")
+                if spec.on_conflict == "update":
+                    updates = [c.name for c in columns if c.name not in spec.conflict_key]
+                    action = sql.SQL("DO UPDATE SET {}").format(
+                        sql.SQL(", ").join(
+                            sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in updates
+                        )
+                    )
+                stage = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
+                    spec.identifier,
+                    names,
+                    names,
+                    stage_table,
+                    sql.SQL(", ").join(sql.Identifier(k) for k in spec.conflict_key),
+                    action,
+                )
+                into = stage_table
+            self._targets[value] = _Target(
+                spec=spec,
+                columns=columns,
+                types=tuple(table_columns[c.name][0] for c in columns),
+                copy=sql.SQL("COPY {} ({}) FROM STDIN{}").format(into, names, fmt),
+                stage=stage,
+                stage_table=stage_table,
+            )
+        return problems
+
+    def _load_lookup(self, cur: psycopg.Cursor[Any], table: str, key: str, value: str) -> dict[Any, Any]:
+        ident = sql.SQL(".").join(sql.Identifier(p) for p in table.split("."))
+        cur.execute(sql.SQL("SELECT {}, {} FROM {}").format(sql.Identifier(key), sql.Identifier(value), ident))
+        return dict(cur.fetchall())
+
+
+def _describe(conn: psycopg.Connection[Any], table: str) -> dict[str, tuple[str, bool]]:
+    """column -> (type name, has a default or is generated), in table order; empty when there is no table."""
+    rows = conn.execute(
+        "SELECT a.attname, t.typname, (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') "
+        "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        (table,),
+    ).fetchall()
+    return {name: (type_name, has_default) for name, type_name, has_default in rows}
+
+
+def _converter(type_name: str) -> Callable[[Any], Any]:
+    if type_name in _JSON_TYPES:
+        return lambda v: None if v is None else Jsonb(v)
+    if type_name in _TEXT_TYPES:
+        return _to_text
+    if type_name == "bytea":
+        return lambda v: v.encode("utf-8") if isinstance(v, str) else v
+    return _identity
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _to_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

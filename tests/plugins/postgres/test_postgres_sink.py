@@ -1,0 +1,181 @@
+"""The postgres sink against a real server: COPY, routing, look-ups, conflicts, positions, outages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import psycopg
+import pytest
+
+from lmnh_pipes import ConfigError, Meta, Pipeline, Record, RunError, TransientError
+from lmnh_pipes.testing import ListSink, ListSource
+from lmnh_pipes_postgres import PostgresSink, is_transient
+from tests.plugins.postgres.kiosk_db import TABLES, create_schema, rows
+
+SUMMER = timezone(timedelta(hours=1))
+
+
+def kiosk(at: datetime, site: str, val: int, type_: int | None = None, offset: int = 0, partition: int = 0) -> Record:
+    value = {
+        "at": at,
+        "site": site,
+        "val": val,
+        "type": type_,
+        "kind": "request" if val == -1 else "rating",
+        "exhibition": f"EXH_{int(site):02d}",
+    }
+    return Record(value=value, raw=b"{}", meta=Meta(source="kafka", topic="lmnh", partition=partition, offset=offset))
+
+
+@pytest.fixture
+def db(pg_dsn):
+    create_schema(pg_dsn)
+    return pg_dsn
+
+
+def sink(dsn: str, **kw) -> PostgresSink:
+    s = PostgresSink(dsn=dsn, route="kind", tables=TABLES, **kw)
+    s.open()
+    return s
+
+
+def test_routes_rows_resolves_lookups_and_keeps_instants(db):
+    s = sink(db)
+    summer = datetime(2024, 7, 1, 9, 30, 0, 123456, tzinfo=SUMMER)
+    winter = datetime(2025, 1, 10, 17, 0, tzinfo=UTC)
+    s.write([kiosk(summer, "3", 4), kiosk(winter, "0", 0), kiosk(summer, "5", -1, 1)])
+    s.close()
+    ratings = rows(
+        db,
+        "SELECT e.exhibition_public_id, r.rating_id, r.event_at FROM rating_interaction r "
+        "JOIN exhibition e USING (exhibition_id) ORDER BY r.event_at",
+    )
+    assert ratings == [("EXH_03", 4, summer), ("EXH_00", 0, winter)]
+    assert ratings[0][2].astimezone(UTC) == datetime(2024, 7, 1, 8, 30, 0, 123456, tzinfo=UTC)
+    assert rows(db, "SELECT request_id FROM request_interaction") == [(1,)]
+
+
+def test_text_copy_format_gives_the_same_rows(db):
+    s = sink(db, copy_format="text")
+    at = datetime(2024, 7, 1, 9, 30, tzinfo=SUMMER)
+    s.write([kiosk(at, "1", 2)])
+    s.close()
+    assert rows(db, "SELECT rating_id, event_at FROM rating_interaction") == [(2, at)]
+
+
+def test_write_batch_skips_what_was_written_before_and_stores_positions(db):
+    s = sink(db)
+    at = datetime(2024, 7, 1, 9, 30, tzinfo=SUMMER)
+    batch = [kiosk(at, "1", 2, offset=o) for o in range(10)]
+    assert s.write_batch("p", batch[:6], [], None) == 6
+    # a replay overlapping the first batch: only offsets 6.. are new
+    assert s.write_batch("p", batch[3:], [], None) == 4
+    assert rows(db, "SELECT count(*) FROM rating_interaction") == [(10,)]
+    assert s.stored_positions("p", [("lmnh", 0), ("lmnh", 1)]) == {("lmnh", 0): 10}
+    assert s.stored_positions("other", [("lmnh", 0)]) == {}
+    s.close()
+
+
+def test_rejects_join_the_transaction_and_move_the_position(db):
+    s = sink(db)
+    rejects = PostgresSink(dsn=db, table="kiosk_reject")
+    rejects.open()
+    assert s.joins(rejects)
+    assert not s.joins(ListSink())
+    bad = Record(raw=b'{"val": 9}', meta=Meta(topic="lmnh", partition=2, offset=7)).rejected_by(
+        "kiosk", "val 9 is not in -1..4", "values"
+    )
+    s.write_batch("p", [], [bad], rejects)
+    s.write_batch("p", [], [bad], rejects)  # replayed: not written twice
+    assert rows(db, 'SELECT topic, "partition", "offset", validator, rule, reason, raw FROM kiosk_reject') == [
+        ("lmnh", 2, 7, "kiosk", "values", "val 9 is not in -1..4", b'{"val": 9}')
+    ]
+    assert s.stored_positions("p", [("lmnh", 2)]) == {("lmnh", 2): 8}
+
+
+def test_conflict_key_makes_loads_idempotent(db):
+    s = PostgresSink(
+        dsn=db,
+        table="exhibition_file",
+        conflict_key=["exhibition_public_id"],
+        on_conflict="update",
+        columns={
+            "exhibition_public_id": "EXHIBITION_ID",
+            "exhibition_name": "EXHIBITION_NAME",
+            "floor_name": "FLOOR",
+            "department_name": "DEPARTMENT",
+            "start_date": "START_DATE",
+            "description": "DESCRIPTION",
+        },
+    )
+    s.open()
+    record = Record.of(
+        {
+            "EXHIBITION_ID": "EXH_09",
+            "EXHIBITION_NAME": "New",
+            "FLOOR": "2",
+            "DEPARTMENT": "Zoology",
+            "START_DATE": "01/02/25",
+            "DESCRIPTION": "d",
+        }
+    )
+    s.write([record])
+    s.write([record])
+    s.close()
+    assert rows(
+        db, "SELECT exhibition_name, exhibition_start_date::text FROM exhibition WHERE exhibition_public_id = 'EXH_09'"
+    ) == [("New", "2025-02-01")]
+
+
+def test_missing_table_and_column_are_config_errors(db):
+    with pytest.raises(ConfigError, match="table nowhere does not exist"):
+        PostgresSink(dsn=db, table="nowhere").open()
+    with pytest.raises(ConfigError, match="table rating_interaction has no column stars"):
+        PostgresSink(dsn=db, table="rating_interaction", columns={"stars": "val"}).check_online()
+
+
+def test_unknown_lookup_value_fails_the_batch_without_writing(db):
+    s = sink(db)
+    at = datetime(2024, 7, 1, 9, 30, tzinfo=SUMMER)
+    with pytest.raises(RunError, match="no row in exhibition with exhibition_public_id = 'EXH_42'"):
+        s.write([kiosk(at, "1", 2), kiosk(at, "42", 2)])
+    assert rows(db, "SELECT count(*) FROM rating_interaction") == [(0,)]
+
+
+def test_killed_connection_is_an_outage_and_the_retry_writes_once(db):
+    s = sink(db)
+    at = datetime(2024, 7, 1, 9, 30, tzinfo=SUMMER)
+    s.write([kiosk(at, "1", 2, offset=0)])
+    rows(
+        db,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    with pytest.raises(TransientError):
+        s.write_batch("p", [kiosk(at, "1", 3, offset=1)], [], None)
+    assert s.write_batch("p", [kiosk(at, "1", 3, offset=1)], [], None) == 1
+    assert rows(db, "SELECT rating_id FROM rating_interaction ORDER BY 1") == [(2,), (3,)]
+
+
+def test_pipeline_through_runner_uses_plain_writes_for_a_file_like_source(db):
+    at = datetime(2024, 7, 1, 9, 30, tzinfo=SUMMER)
+    records = [kiosk(at, "2", v) for v in (0, 1, 2)]
+    report = Pipeline(source=ListSource(records), sink=PostgresSink(dsn=db, route="kind", tables=TABLES)).run()
+    assert report.written == 3
+    assert rows(db, "SELECT count(*) FROM rating_interaction") == [(3,)]
+
+
+def test_sqlstate_classes():
+    assert is_transient(psycopg.errors.SerializationFailure())
+    assert is_transient(psycopg.errors.DeadlockDetected())
+    assert is_transient(psycopg.errors.AdminShutdown())
+    assert is_transient(psycopg.OperationalError("server closed the connection unexpectedly"))
+    assert not is_transient(psycopg.errors.UniqueViolation())
+    assert not is_transient(psycopg.errors.CheckViolation())
+    assert not is_transient(ValueError())
+
+
+def test_password_is_not_in_repr(pg_dsn):
+    s = PostgresSink(host="db.example.com", dbname="museum", user="u", password="hunter2", table="t")
+    assert "hunter2" not in repr(s)
+    assert "hunter2" in s.conninfo
