@@ -47,10 +47,10 @@ def run(
     retry = retry if retry is not None else RetryPolicy()
     report = RunReport(pipeline=pipeline.name)
     started = time.monotonic()
-    with ExitStack() as stack:
-        if handle_signals:
-            stack.enter_context(_stop_on_signals(stop))
-        try:
+    try:
+        with ExitStack() as stack:
+            if handle_signals:
+                stack.enter_context(_stop_on_signals(stop))
             if _exactly_once(pipeline):
                 assert isinstance(pipeline.source, ReplayableSource)
                 assert isinstance(pipeline.sink, TransactionalSink)
@@ -63,15 +63,15 @@ def run(
                 component.open()
                 stack.callback(component.close)
             _loop(pipeline, report, limit, idle_timeout, stop, retry)
-        except (ConfigError, RunError):
-            raise
-        except LmnhPipesError as exc:
-            raise RunError(str(exc)) from exc
-        except Exception as exc:
-            raise RunError(f"{type(exc).__name__}: {exc}") from exc
-        finally:
-            report.seconds = time.monotonic() - started
-    report.seconds = time.monotonic() - started
+    except (ConfigError, RunError):
+        raise
+    except LmnhPipesError as exc:
+        raise RunError(str(exc)) from exc
+    except Exception as exc:
+        # Also what a close raises: a sink whose final flush fails has not durably written its last batch.
+        raise RunError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        report.seconds = time.monotonic() - started
     return report
 
 

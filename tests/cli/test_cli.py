@@ -1,0 +1,231 @@
+"""The lmnh-pipes command, through click's CliRunner and as real subprocesses on examples/."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lmnh_pipes.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+LMNH_PIPES = str(Path(sys.executable).parent / "lmnh-pipes")
+SHIPPED = {
+    ("source", "file"),
+    ("source", "kafka"),
+    ("validator", "json"),
+    ("validator", "keys"),
+    ("validator", "types"),
+    ("validator", "range"),
+    ("validator", "one_of"),
+    ("validator", "pattern"),
+    ("validator", "in_catalogue"),
+    ("validator", "timestamp"),
+    ("validator", "time_window"),
+    ("validator", "not_future"),
+    ("validator", "cast"),
+    ("validator", "set"),
+    ("sink", "csv"),
+    ("sink", "kafka"),
+    ("sink", "postgres"),
+}
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A copy of examples/ as the working directory (pipelines name paths relative to it)."""
+    shutil.copytree(
+        ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("build", "*.egg-info", "out")
+    )
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_run_puts_every_line_in_exactly_one_csv(workdir):
+    result = CliRunner().invoke(main, ["run", "examples/files-to-csv.yaml"])
+    assert result.exit_code == 0, result.output
+    lines = (workdir / "examples/files/presses.txt").read_bytes().split(b"\n")[:-1]
+    accepted = read_csv(workdir / "out/files/accepted.csv")
+    rejects = read_csv(workdir / "out/files/rejects.csv")
+    offsets = [int(r["meta.offset"]) for r in accepted] + [int(r["meta.offset"]) for r in rejects]
+    assert sorted(offsets) == list(range(len(lines)))
+    assert list(rejects[0]) == ["meta.offset", "reject.validator", "reject.reason", "raw"]
+    for row in rejects:
+        assert row["reject.validator"]
+        assert row["reject.reason"]
+        assert row["raw"].encode() == lines[int(row["meta.offset"])]
+    assert f"read             {len(lines)}" in result.output
+    assert f"rejected         {len(rejects)}" in result.output
+    assert "json / json" in result.output
+
+
+def test_run_json_summary_and_limit(workdir):
+    result = CliRunner().invoke(main, ["run", "examples/files-to-csv.yaml", "--limit", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["read"] == 5
+    assert summary["stopped_by"] == "limit"
+    assert summary["accepted"] + summary["rejected"] == 5
+
+
+def write_pipeline(workdir: Path, text: str) -> Path:
+    path = workdir / "broken.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = """\
+source:
+  type: file
+  path: examples/files/presses.txt
+validators:
+  - type: json
+  - type: range
+    field: val
+    max: 4
+sink:
+  type: csv
+  path: out/x.csv
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("type: range", "type: rnage"),
+            "broken.yaml:6: validators[1].type: unknown validator type 'rnage' (did you mean 'range'?)",
+        ),
+        (("    field: val\n", ""), "broken.yaml:6: validators[1]: missing required option 'field'"),
+        (
+            ("    max: 4\n", "    max: 4\n    maxx: 5\n"),
+            "broken.yaml:9: validators[1].maxx: unknown option 'maxx' (did you mean 'max'?)",
+        ),
+        (
+            ("path: out/x.csv", "path: ${OUT_DIR}/x.csv"),
+            "broken.yaml:11: sink.path: environment variable OUT_DIR is not set",
+        ),
+    ],
+    ids=["misspelt-type", "missing-option", "unknown-key", "unset-variable"],
+)
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_config_errors_exit_2_naming_line_and_key(workdir, monkeypatch, change, message, command):
+    monkeypatch.delenv("OUT_DIR", raising=False)
+    path = write_pipeline(workdir, BASE.replace(*change))
+    result = CliRunner().invoke(main, [command, str(path)])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (workdir / "out").exists(), "nothing may be started on a config error"
+
+
+def test_traceback_flag_shows_the_traceback(workdir):
+    path = write_pipeline(workdir, BASE.replace("type: range", "type: rnage"))
+    result = CliRunner().invoke(main, ["run", str(path), "--traceback"])
+    assert result.exit_code == 2
+    assert "Traceback" in result.output
+
+
+def test_check_reports_ok(workdir):
+    result = CliRunner().invoke(main, ["check", "examples/files-to-csv.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "ok (pipeline presses-to-csv: FileSource -> 4 validators -> CsvSink, rejects to CsvSink)" in result.output
+    assert not (workdir / "out").exists()
+
+
+def test_env_file_option_and_dotenv(workdir):
+    path = write_pipeline(workdir, BASE.replace("path: out/x.csv", "path: ${OUT_DIR}/x.csv"))
+    (workdir / "my.env").write_text("OUT_DIR=out/from-env-file\n")
+    result = CliRunner().invoke(main, ["run", str(path), "--env-file", "my.env"])
+    assert result.exit_code == 0, result.output
+    assert (workdir / "out/from-env-file/x.csv").exists()
+    (workdir / ".env").write_text("OUT_DIR=out/from-dotenv\n")
+    assert CliRunner().invoke(main, ["run", str(path)]).exit_code == 0
+    assert (workdir / "out/from-dotenv/x.csv").exists()
+
+
+def test_missing_input_exits_2_before_any_output(workdir):
+    path = write_pipeline(workdir, BASE.replace("path: examples/files/presses.txt", "path: examples/files/nope.txt"))
+    result = CliRunner().invoke(main, ["run", str(path)])
+    assert result.exit_code == 2  # found when the source opens, before any sink: a configuration error
+    assert "nope.txt" in result.output
+    assert not (workdir / "out").exists()
+
+
+def test_failure_while_running_exits_1(workdir):
+    # /dev/full opens, then refuses every write with "No space left on device".
+    result = CliRunner().invoke(main, ["run", str(write_pipeline(workdir, BASE.replace("out/x.csv", "/dev/full")))])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("error: run failed: ")
+    assert "No space left on device" in result.output
+
+
+def test_plugins_json_lists_every_shipped_type_with_its_distribution():
+    result = CliRunner().invoke(main, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    listed = {(r["kind"], r["type"]) for r in rows}
+    assert listed >= SHIPPED
+    for row in rows:
+        if (row["kind"], row["type"]) in SHIPPED:
+            assert row["distribution"] == "lmnh-pipes"
+            assert row["version"]
+            assert row["summary"], f"{row['type']} has no docstring"
+
+
+def test_subprocess_run_of_an_example(workdir):
+    proc = subprocess.run(
+        [LMNH_PIPES, "run", "examples/files-to-csv.yaml"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "pipeline presses-to-csv" in proc.stdout
+    assert (workdir / "out/files/rejects.csv").exists()
+
+
+def test_third_party_plugin_installs_lists_and_runs(workdir, tmp_path_factory):
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(workdir / "examples/plugin-example"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    listed = subprocess.run([LMNH_PIPES, "plugins", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    [row] = [r for r in json.loads(listed.stdout) if r["type"] == "no_test_sites"]
+    assert (row["kind"], row["distribution"], row["version"]) == ("validator", "lmnh-pipes-example", "0.1.0")
+    run = subprocess.run(
+        [LMNH_PIPES, "run", "examples/plugin-example/pipeline.yaml"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    rejects = read_csv(workdir / "out/example-plugin/rejects.csv")
+    assert {r["reject.validator"] for r in rejects} == {"no_test_sites", "json"}
+    assert [r["site"] for r in read_csv(workdir / "out/example-plugin/accepted.csv")] == ["3", "1"]
