@@ -21,12 +21,13 @@ Bad data is never raised: a validator returns the record with a rejection attach
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from .records import Record
 
 __all__ = [
+    "DrainingSource",
     "OnlineCheck",
     "PositionStore",
     "Positions",
@@ -168,4 +169,19 @@ class ReplayableSource(Protocol):
 
     def use_position_store(self, store: PositionStore, pipeline: str) -> None:
         """Called once, before ``open``: on every assignment, seek to ``store``'s positions for ``pipeline``."""
+        return None
+
+
+@runtime_checkable
+class DrainingSource(Protocol):
+    """A source that can lose partitions while running (a consumer-group member).
+
+    Before it gives partitions up, it calls the runner's ``drain``: every record read so far is validated,
+    written and acknowledged, so that the source can commit all of it and the partitions' next owner starts
+    exactly after it. Without this, records in flight would be written twice: by this process, and by the next
+    owner, which re-reads them from the last commit.
+    """
+
+    def drain_with(self, drain: Callable[[], None]) -> None:
+        """Called once, before ``read`` is first called, with the function to call before a revocation."""
         return None

@@ -11,13 +11,13 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError, EndOfInput, LmnhPipesError, RunError
-from .interfaces import ReplayableSource, TransactionalSink
+from .interfaces import DrainingSource, ReplayableSource, TransactionalSink
 from .records import Record
 from .report import RunReport
 from .retry import RetryPolicy
@@ -84,9 +84,38 @@ def _loop(
     retry: RetryPolicy,
 ) -> None:
     source = pipeline.source
+    pending: list[Record] = []
+    failed = False
+
+    def drain() -> None:
+        # After a failure the batch in hand must stay unwritten and unacknowledged, even when closing the
+        # source revokes its partitions.
+        if pending and not failed:
+            _flush(pipeline, pending, report, retry)
+            pending.clear()
+
+    if isinstance(source, DrainingSource):
+        source.drain_with(drain)
+    try:
+        _poll(pipeline, report, limit, idle_timeout, stop, retry, pending, drain)
+    except BaseException:
+        failed = True
+        raise
+
+
+def _poll(
+    pipeline: Pipeline,
+    report: RunReport,
+    limit: int | None,
+    idle_timeout: float | None,
+    stop: threading.Event,
+    retry: RetryPolicy,
+    pending: list[Record],
+    drain: Callable[[], None],
+) -> None:
+    source = pipeline.source
     max_records = pipeline.batch.max_records
     max_wait = pipeline.batch.max_wait
-    pending: list[Record] = []
     batch_deadline = 0.0
     last_record = time.monotonic()
     while True:
@@ -119,8 +148,7 @@ def _loop(
         if pending and (
             len(pending) >= max_records or now >= batch_deadline or ended or limit_reached or stop.is_set()
         ):
-            _flush(pipeline, pending, report, retry)
-            pending = []
+            drain()
         if ended:
             report.stopped_by = "end of input"
             break
@@ -130,8 +158,7 @@ def _loop(
         if not got and idle_timeout is not None and now - last_record >= idle_timeout:
             report.stopped_by = "idle timeout"
             break
-    if pending:
-        _flush(pipeline, pending, report, retry)
+    drain()
 
 
 def _flush(pipeline: Pipeline, batch: list[Record], report: RunReport, retry: RetryPolicy) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -47,6 +47,9 @@ class KafkaSource(Connection):
     _down_since: float | None = attrs.field(default=None, init=False, repr=False)
     _last_error: str = attrs.field(default="", init=False, repr=False)
     _store: tuple[PositionStore, str] | None = attrs.field(default=None, init=False, repr=False)
+    _drain: Callable[[], None] | None = attrs.field(default=None, init=False, repr=False)
+    _assigned: set[tuple[str, int]] = attrs.field(factory=set, init=False, repr=False)
+    _last_read: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -80,6 +83,10 @@ class KafkaSource(Connection):
         )
         return conf
 
+    def drain_with(self, drain: Callable[[], None]) -> None:
+        """Before giving partitions up in a rebalance, call ``drain`` so that everything read is written."""
+        self._drain = drain
+
     def use_position_store(self, store: PositionStore, pipeline: str) -> None:
         """On every assignment, start each partition at the position ``store`` holds for ``pipeline``."""
         self._store = (store, pipeline)
@@ -108,6 +115,7 @@ class KafkaSource(Connection):
         self._raise_if_fatal()
         records: list[Record] = []
         track = self._tracker.read
+        assigned, last_read = self._assigned, self._last_read
         for m in messages:
             err = m.error()
             if err is not None:
@@ -117,6 +125,12 @@ class KafkaSource(Connection):
             topic = cast(str, m.topic())
             partition = cast(int, m.partition())
             offset = cast(int, m.offset())
+            # A rebalance inside this consume() may have revoked the partition, or restarted it from its last
+            # commit: messages fetched before it are then not ours, or will come again.
+            tp = (topic, partition)
+            if tp not in assigned or offset <= last_read.get(tp, -1):
+                continue
+            last_read[tp] = offset
             track(topic, partition, offset)
             raw_key = m.key()
             key: str | bytes | None = raw_key
@@ -247,6 +261,9 @@ class KafkaSource(Connection):
         log.warning("Kafka consumer: %s", err.str())
 
     def _on_assign(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
+        for p in partitions:
+            self._assigned.add((p.topic, p.partition))
+            self._last_read.pop((p.topic, p.partition), None)
         if self._store is not None:
             store, pipeline = self._store
             stored = store.stored_positions(pipeline, [(p.topic, p.partition) for p in partitions])
@@ -258,6 +275,11 @@ class KafkaSource(Connection):
 
     def _on_revoke(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
         revoked = {(p.topic, p.partition) for p in partitions}
+        if self._drain is not None and self._fatal is None:
+            self._drain()
+        self._assigned -= revoked
+        for tp in revoked:
+            self._last_read.pop(tp, None)
         self._commit(asynchronous=False, consumer=consumer, only=revoked)
         for t, p in revoked:
             if self._tracker.in_flight(t, p):
@@ -268,6 +290,8 @@ class KafkaSource(Connection):
 
     def _on_lost(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
         for p in partitions:
+            self._assigned.discard((p.topic, p.partition))
+            self._last_read.pop((p.topic, p.partition), None)
             self._tracker.forget(p.topic, p.partition)
             self._committed.pop((p.topic, p.partition), None)
         log.warning("lost %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
