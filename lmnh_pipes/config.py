@@ -153,13 +153,17 @@ def build_component(doc: Document, registry: Registry, kind: Kind, path: KeyPath
     try:
         return ctype.factory(**kwargs)
     except ConfigError as exc:
-        problems.extend(doc.problem(path, p.message, p.hint) for p in exc.problems)
-    except (TypeError, ValueError) as exc:
+        for p in exc.problems:
+            where = (*path, p.path) if p.path in options else _blame(path, options, p.message)
+            problems.append(doc.problem(where, p.message, p.hint))
+    except Exception as exc:
+        # attrs validators raise TypeError/ValueError; a factory may raise anything (an unknown time zone is a
+        # KeyError): all of it is a problem with these options, reported like the others.
         problems.append(doc.problem(_blame(path, options, exc), f"invalid {type_name} options: {exc}"))
     return None
 
 
-def _blame(path: KeyPath, options: Mapping[str, Any], exc: BaseException) -> KeyPath:
+def _blame(path: KeyPath, options: Mapping[str, Any], exc: BaseException | str) -> KeyPath:
     """The option an error message starts with (attrs validators name their attribute first), else the mapping."""
     text = str(exc)
     for key in options:
@@ -244,6 +248,12 @@ def _strict_float(value: Any, _: type) -> float:
     raise TypeError(f"expected a number, found {_kind(value)}")
 
 
+def _int_or_float(value: Any, _: Any) -> int | float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"expected a number, found {_kind(value)}")
+
+
 def _strict_bool(value: Any, _: type) -> bool:
     if isinstance(value, bool):
         return value
@@ -268,6 +278,8 @@ _converter.register_structure_hook(int, _strict_int)
 _converter.register_structure_hook(float, _strict_float)
 _converter.register_structure_hook(bool, _strict_bool)
 _converter.register_structure_hook_func(_is_list, _not_a_string)
+_converter.register_structure_hook(int | float, _int_or_float)
+_converter.register_structure_hook(int | float | None, lambda v, t: None if v is None else _int_or_float(v, t))
 for _conv in (_list_converter,):
     _conv.register_structure_hook(str, _strict_str)
     _conv.register_structure_hook(int, _strict_int)

@@ -70,12 +70,12 @@ class Source(Protocol):
 
 @runtime_checkable
 class Validator(Protocol):
-    """A step that accepts a record (possibly returning a decoded or typed value) or rejects it.
+    """A step that accepts a record (possibly returning a decoded or typed value) or rejects it."""
 
-    ``name`` is what a rejection carries as ``reject.validator``.
-    """
-
-    name: str
+    @property
+    def name(self) -> str:
+        """What a rejection by this validator carries as ``reject.validator``."""
+        return type(self).__name__
 
     def open(self) -> None:
         """Load what the rules need (a catalogue). Raise ConfigError if it is missing or empty."""

@@ -101,7 +101,10 @@ class Record:
             try:
                 raw = json.dumps(item, default=str).encode("utf-8")
             except (TypeError, ValueError):
-                raw = repr(item).encode("utf-8")
+                try:
+                    raw = repr(item).encode("utf-8", "backslashreplace")
+                except ValueError:  # an integer too long to print
+                    raw = b""
             return cls(value=dict(item), raw=raw, meta=m)
         raise TypeError(f"cannot make a record of {type(item).__name__}")
 

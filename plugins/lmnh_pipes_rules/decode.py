@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-__all__ = ["MAX_DEPTH", "DecodeError", "decode_object"]
+__all__ = ["MAX_DEPTH", "DecodeError", "decode_object", "decode_value"]
 
 MAX_DEPTH: Final = 64
 
@@ -38,6 +38,14 @@ _decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
 
 def decode_object(raw: bytes | str) -> dict[str, Any]:
     """Decode ``raw`` into a dict, or raise :class:`DecodeError` with a readable reason."""
+    value = decode_value(raw)
+    if not isinstance(value, dict):
+        raise DecodeError(f"expected a JSON object, found {_json_type(value)}")
+    return value
+
+
+def decode_value(raw: bytes | str) -> Any:
+    """Decode ``raw`` into any one JSON value, by the same strict rules; raise :class:`DecodeError` if it is not."""
     if isinstance(raw, bytes):
         if raw.startswith(b"\xef\xbb\xbf"):
             raise DecodeError("starts with a UTF-8 byte-order mark")
@@ -54,16 +62,15 @@ def decode_object(raw: bytes | str) -> dict[str, Any]:
     if _too_deep(text):
         raise DecodeError(f"nested deeper than {MAX_DEPTH} levels")
     try:
-        value = _decoder.decode(text)
+        return _decoder.decode(text)
     except DecodeError:
         raise
     except json.JSONDecodeError as exc:
         raise DecodeError(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
     except RecursionError:
         raise DecodeError(f"nested deeper than {MAX_DEPTH} levels") from None
-    if not isinstance(value, dict):
-        raise DecodeError(f"expected a JSON object, found {_json_type(value)}")
-    return value
+    except ValueError:  # the only other ValueError: int() refuses a number of more than 4300 digits
+        raise DecodeError("not valid JSON: a number with too many digits") from None
 
 
 def _too_deep(text: str) -> bool:

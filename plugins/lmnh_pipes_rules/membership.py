@@ -1,0 +1,146 @@
+"""The ``in_catalogue`` rule: membership in a catalogue of JSON objects read with smart-open."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+
+from lmnh_pipes import ConfigError, Record
+from lmnh_pipes.records import MISSING
+
+from .base import FieldRule, config_error, kind_of, show
+from .catalogue import load_catalogue
+from .conditions import FieldPath
+
+__all__ = ["InCatalogue"]
+
+_MEMO_SIZE: Final = 4096
+_CANONICAL_DECIMAL: Final = re.compile(r"0|-?[1-9][0-9]*", re.ASCII)
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class InCatalogue(FieldRule):
+    """The field names an object of a catalogue: JSON object files at ``catalogue`` (a folder, a glob, a file
+    or ``s3://bucket/prefix``) whose base names match ``pattern``, each identified by its ``key`` field.
+
+    With ``format`` (a ``str.format`` template such as ``EXH_{:02d}``), the field must be an integer or a string
+    of a canonical decimal integer, and the template applied to that integer gives the key to look up. Without
+    it, the field's value itself (a string or an integer) is the key. ``target``, when given, is a field that
+    the accepted record gets set to the key (``exhibition: EXH_03``).
+
+    The catalogue is loaded by ``open()`` (or on first use): a location that does not exist, or holds no
+    matching file, or a file that is not a JSON object with a string or integer ``key``, or two files with the
+    same key, raise :class:`~lmnh_pipes.ConfigError`.
+    """
+
+    name: str = "in_catalogue"
+    catalogue: str
+    key: str
+    pattern: str = "*.json"
+    format: str | None = None
+    target: str | None = None
+    _target: FieldPath | None = attrs.field(init=False, eq=False)
+    # The catalogue's keys, loaded by open() (or lazily): a cache derived from the options rather than
+    # configuration, so it lives in a private field set with object.__setattr__ and the rule stays frozen.
+    _keys: frozenset[Any] | None = attrs.field(init=False, default=None, eq=False)
+    # field value ("3" or 3, exact types) -> formatted key ("EXH_03"): a site is formatted once, not per record
+    _formatted: dict[Any, Any] = attrs.field(init=False, factory=dict, eq=False)
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        for option in ("catalogue", "key", "pattern"):
+            if not isinstance(getattr(self, option), str) or not getattr(self, option):
+                raise config_error(option, f"expected a non-empty string, found {getattr(self, option)!r}")
+        if self.format is not None:
+            try:
+                sample = self.format.format(3)
+            except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+                raise config_error(
+                    "format", f"{self.format!r} is not a str.format template for one integer: {exc}"
+                ) from None
+            if not isinstance(sample, str):
+                raise config_error("format", f"expected a string, found {self.format!r}")
+        target = None if self.target is None else FieldPath.parse(self.target, "target", writable=True)
+        object.__setattr__(self, "_target", target)
+
+    def open(self) -> None:
+        object.__setattr__(self, "_keys", self._load())
+
+    def close(self) -> None:
+        object.__setattr__(self, "_keys", None)
+
+    def _load(self) -> frozenset[Any]:
+        seen: dict[Any, str] = {}
+        for path, obj in load_catalogue(self.catalogue, self.pattern):
+            if self.key not in obj:
+                raise ConfigError(f"catalogue file {path} has no {self.key!r} field")
+            k = obj[self.key]
+            if isinstance(k, bool) or not isinstance(k, str | int):
+                raise ConfigError(f"catalogue file {path}: {self.key} is {show(k)}, not a string or an integer")
+            if k in seen:
+                raise ConfigError(f"catalogue files {seen[k]} and {path} both have {self.key} {show(k)}")
+            seen[k] = path
+        return frozenset(seen)
+
+    @property
+    def catalogue_keys(self) -> frozenset[Any]:
+        """The catalogue's keys (loading it if ``open`` was not called)."""
+        keys = self._keys
+        if keys is None:
+            keys = self._load()
+            object.__setattr__(self, "_keys", keys)
+        return keys
+
+    def _check_value(self, record: Record, value: Mapping[str, Any], item: Any) -> Record:
+        keys = self._keys if self._keys is not None else self.catalogue_keys
+        if self.format is not None:
+            t = type(item)
+            memo = self._formatted
+            k = memo.get(item, MISSING) if t is str or t is int else MISSING
+            if k is MISSING:
+                number = _as_int(item)
+                if number is None:
+                    reason = f"{self.field} is {show(item)} ({kind_of(item)}), not a canonical decimal integer"
+                    return record.rejected_by(self.name, reason, "types")
+                try:
+                    k = self.format.format(number)
+                except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+                    reason = f"{self.field} is {show(item)}, which cannot be formatted with {self.format!r}: {exc}"
+                    return record.rejected_by(self.name, reason, "membership")
+                if len(memo) < _MEMO_SIZE:
+                    memo[item] = k
+            found = k in keys
+        else:
+            k = item
+            t = type(item)
+            # exact types: a catalogue key "3" or 3 is not matched by 3.0 or True
+            found = (t is str or t is int) and item in keys
+        if not found:
+            reason = f"{self.field} is {show(item)}: no {self.key} {show(k)} in catalogue {self.catalogue}"
+            return record.rejected_by(self.name, reason, "membership")
+        target = self._target
+        if target is None:
+            return record
+        copy = dict(value)
+        if target.key is not None:
+            copy[target.key] = k
+        else:
+            try:
+                target.set_in(copy, k)
+            except ValueError as exc:
+                return record.rejected_by(self.name, f"cannot set {target}: {exc}", "set")
+        return record.with_value(copy)
+
+
+def _as_int(item: Any) -> int | None:
+    if type(item) is int:
+        return item
+    if type(item) is str and _CANONICAL_DECIMAL.fullmatch(item):
+        try:
+            return int(item)
+        except ValueError:  # more than 4300 digits
+            return None
+    return None
