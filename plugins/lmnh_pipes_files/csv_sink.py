@@ -98,6 +98,10 @@ class CsvSink:
       written only if the file was empty. Not available for URLs.
     * ``delimiter`` (default ``,``) and ``encoding`` (default ``utf-8``) of the file.
     * ``transport_params``: passed to ``smart_open.open`` for a URL.
+    * ``split_by``: a dotted path; each value it takes gets its own file, named by putting the value in place
+      of ``{}`` in ``path`` (``out/{}.csv`` with ``split_by: kind`` writes ``out/rating.csv`` and
+      ``out/request.csv``). Files are created when their first record comes. Characters other than letters,
+      digits, ``-``, ``_`` and ``.`` in a value become ``_``; a missing value is ``none``.
 
     Cells: None or a missing path is empty; booleans are ``true``/``false``; a datetime is ISO 8601 with its UTC
     offset when it has one; mappings and lists are compact JSON; bytes (such as ``raw``) are UTF-8 text, with
@@ -117,7 +121,9 @@ class CsvSink:
     delimiter: str = attrs.field(default=",", validator=_check_delimiter)
     encoding: str = attrs.field(default="utf-8", validator=check_encoding)
     transport_params: dict[str, Any] | None = None
+    split_by: str | None = None
 
+    _parts: dict[str, CsvSink] = attrs.field(factory=dict, init=False)
     _text: IO[str] | None = attrs.field(default=None, init=False)
     _file: IO[bytes] | None = attrs.field(default=None, init=False)  # the local file, for fsync
     _compressor: IO[bytes] | None = attrs.field(default=None, init=False)  # between the text and the file
@@ -128,9 +134,13 @@ class CsvSink:
     def __attrs_post_init__(self) -> None:
         if self.append and not is_local(self.path):
             raise ConfigError(f"append works for local files only, not {self.path!r}")
+        if self.split_by is not None and self.path.count("{}") != 1:
+            raise ConfigError(f"with split_by, path must hold one {{}} for the value; found {self.path!r}")
 
     def open(self) -> None:
         """Create (or, with ``append``, open) the file, and write the header if the columns are known."""
+        if self.split_by is not None:
+            return  # one file per value, each created when its first record comes
         self._needs_header = True
         try:
             if is_local(self.path):
@@ -182,6 +192,9 @@ class CsvSink:
         """Write one row per record; for a local file, flushed and fsynced before returning."""
         if not records:
             return
+        if self.split_by is not None:
+            self._write_split(self.split_by, records)
+            return
         if self._writer is None:
             raise RuntimeError("CsvSink.write() called before open()")
         columns = self._columns
@@ -193,6 +206,9 @@ class CsvSink:
 
     def close(self) -> None:
         """Flush and close the file (for a URL, this completes the upload)."""
+        parts, self._parts = self._parts, {}
+        for part in parts.values():
+            part.close()
         text, self._text = self._text, None
         file, self._file = self._file, None
         self._compressor = None
@@ -206,6 +222,18 @@ class CsvSink:
         finally:
             if file is not None:
                 file.close()
+
+    def _write_split(self, split_by: str, records: Sequence[Record]) -> None:
+        groups: dict[str, list[Record]] = {}
+        for record in records:
+            groups.setdefault(_file_part(record.get(split_by, None)), []).append(record)
+        for value, group in groups.items():
+            part = self._parts.get(value)
+            if part is None:
+                part = attrs.evolve(self, path=self.path.replace("{}", value), split_by=None)
+                part.open()
+                self._parts[value] = part
+            part.write(group)
 
     def _write_header(self, columns: list[str]) -> None:
         if self.header and self._needs_header:
@@ -224,6 +252,11 @@ class CsvSink:
         if self._file is not None:
             self._file.flush()
             os.fsync(self._file.fileno())
+
+
+def _file_part(value: Any) -> str:
+    text = "none" if value is None or value is MISSING else cell(value)
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in text).strip(".") or "_"
 
 
 def _default_columns(record: Record) -> list[str]:

@@ -216,3 +216,18 @@ def test_bad_options_are_config_errors(tmp_path):
 def test_write_before_open_is_an_error(tmp_path):
     with pytest.raises(RuntimeError, match="before open"):
         CsvSink(path=str(tmp_path / "x.csv")).write([rec({"a": 1})])
+
+
+def test_split_by_writes_one_file_per_value(tmp_path):
+    sink = CsvSink(path=str(tmp_path / "out" / "{}.csv"), split_by="kind", columns=["kind", "n"])
+    sink.open()
+    sink.write([Record.of({"kind": "rating", "n": 1}), Record.of({"kind": "request", "n": 2}),
+                Record.of({"kind": "rating", "n": 3}), Record.of({"n": 4}), Record.of({"kind": "../x", "n": 5})])
+    sink.write([Record.of({"kind": "rating", "n": 6})])
+    sink.close()
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == ["_x.csv", "none.csv", "rating.csv", "request.csv"]
+    assert (tmp_path / "out" / "rating.csv").read_bytes() == b"kind,n\r\nrating,1\r\nrating,3\r\nrating,6\r\n"
+    assert (tmp_path / "out" / "request.csv").read_bytes() == b"kind,n\r\nrequest,2\r\n"
+    with pytest.raises(ConfigError, match="must hold one"):
+        CsvSink(path=str(tmp_path / "x.csv"), split_by="kind")
