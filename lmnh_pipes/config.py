@@ -85,7 +85,8 @@ def build(doc: Document, registry: Registry, *, default_name: str = "pipeline") 
     if not isinstance(data, dict):
         raise ConfigError([doc.problem((), f"expected a mapping with 'source' and 'sink', found {_kind(data)}")])
     for key in data:
-        if key not in TOP_KEYS:
+        # x-... keys hold YAML anchors shared by several components, as in docker compose files.
+        if key not in TOP_KEYS and not key.startswith("x-"):
             problems.append(doc.problem((key,), f"unknown key {key!r}", _did_you_mean(key, TOP_KEYS)))
     name = data.get("name", default_name)
     if not isinstance(name, str) or not name:

@@ -155,7 +155,10 @@ def _convert(
         try:
             new = interpolate(value, env)
         except InterpolationError as exc:
-            problems.append(Problem(message=str(exc), file=file, line=node.start_mark.line + 1, path=format_path(path)))
+            # A scalar behind a YAML alias is converted once per use: report it at its first use only.
+            problem = Problem(message=str(exc), file=file, line=node.start_mark.line + 1, path=format_path(path))
+            if not any(p.line == problem.line and p.message == problem.message for p in problems):
+                problems.append(problem)
             return value
         if isinstance(node, yaml.ScalarNode) and node.style is None and new != value:
             tag = loader.resolve(yaml.ScalarNode, new, (True, False))  # type: ignore[no-untyped-call]
