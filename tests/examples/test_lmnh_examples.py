@@ -55,8 +55,9 @@ def test_generic_rules_decide_exactly_like_the_kiosk_validator(workdir, seed):
     by_kiosk = [lmnh_pipes.apply_validators(kiosk, r) for r in records]
     by_generic = [lmnh_pipes.apply_validators(generic, r) for r in records]
     decisions = [(a.reject is None, b.reject is None) for a, b in zip(by_kiosk, by_generic, strict=True)]
-    assert all(x == y for x, y in decisions), [r.raw for r, (x, y) in zip(records, decisions) if x != y][:5]
-    accepted = [(a.value, b.value) for a, b in zip(by_kiosk, by_generic) if a.reject is None]
+    differ = [r.raw for r, (x, y) in zip(records, decisions, strict=True) if x != y]
+    assert not differ, differ[:5]
+    accepted = [(a.value, b.value) for a, b in zip(by_kiosk, by_generic, strict=True) if a.reject is None]
     assert all(x == y for x, y in accepted)
     assert 1000 < len(accepted) < 7000  # both kinds of decision are exercised
 
