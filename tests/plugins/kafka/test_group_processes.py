@@ -1,0 +1,93 @@
+"""Several `lmnh-pipes run` processes in one consumer group, started and stopped while they run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+LMNH_PIPES = str(Path(sys.executable).parent / "lmnh-pipes")
+
+PIPELINE = """\
+name: group-test
+source:
+  type: kafka
+  bootstrap_servers: ${BOOTSTRAP}
+  topic: ${TOPIC}
+  group_id: ${GROUP}
+  options:
+    session.timeout.ms: 6000
+    heartbeat.interval.ms: 1000
+validators:
+  - type: json
+sink:
+  type: csv
+  path: ${OUT}
+  columns: [meta.partition, meta.offset, n]
+batch:
+  max_records: 500
+  max_wait: 0.2
+"""
+
+
+def start(workdir: Path, tansu, topic: str, name: str, *extra: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "BOOTSTRAP": tansu.bootstrap,
+        "TOPIC": topic,
+        "GROUP": f"g-{topic}",
+        "OUT": str(workdir / f"{name}.csv"),
+    }
+    return subprocess.Popen(
+        [LMNH_PIPES, "run", str(workdir / "group.yaml"), "--idle-timeout", "12", "--json", *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def rows_written(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def wait_for_rows(path: Path, at_least: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(rows_written(path)) < at_least:
+        assert time.monotonic() < deadline, f"{path.name} has fewer than {at_least} rows after {timeout} s"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_three_processes_share_six_partitions_while_one_stops_and_another_starts(tansu, topic_name, tmp_path):
+    total = 60_000
+    tansu.create_topic(topic_name, partitions=6)
+    tansu.produce(topic_name, [json.dumps({"n": i}).encode() for i in range(total // 2)], partitions=6)
+    (tmp_path / "group.yaml").write_text(PIPELINE)
+    procs = {name: start(tmp_path, tansu, topic_name, name) for name in ("a", "b", "c")}
+    wait_for_rows(tmp_path / "a.csv", 1000)
+    procs["a"].send_signal(signal.SIGTERM)
+    out_a, err_a = procs["a"].communicate(timeout=60)
+    assert procs["a"].returncode == 0, err_a
+    assert json.loads(out_a)["stopped_by"] == "signal"
+    procs["d"] = start(tmp_path, tansu, topic_name, "d")
+    time.sleep(8)  # d joins the group (each JoinGroup waits session.timeout.ms / 2 on Tansu)
+    tansu.produce(topic_name, [json.dumps({"n": i}).encode() for i in range(total // 2, total)], partitions=6)
+    for name in ("b", "c", "d"):
+        out, err = procs[name].communicate(timeout=180)
+        assert procs[name].returncode == 0, err
+    written = [int(r["n"]) for name in procs for r in rows_written(tmp_path / f"{name}.csv")]
+    assert len(written) == total, f"{len(written) - len(set(written))} duplicates, {total - len(set(written))} lost"
+    assert sorted(written) == list(range(total))
+    per_process = {name: len(rows_written(tmp_path / f"{name}.csv")) for name in procs}
+    assert all(per_process[name] > 0 for name in ("a", "d")), per_process
