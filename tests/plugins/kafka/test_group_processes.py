@@ -84,7 +84,7 @@ def test_three_processes_share_six_partitions_while_one_stops_and_another_starts
     time.sleep(8)  # d joins the group (each JoinGroup waits session.timeout.ms / 2 on Tansu)
     tansu.produce(topic_name, [json.dumps({"n": i}).encode() for i in range(total // 2, total)], partitions=6)
     for name in ("b", "c", "d"):
-        out, err = procs[name].communicate(timeout=180)
+        _out, err = procs[name].communicate(timeout=180)
         assert procs[name].returncode == 0, err
     written = [int(r["n"]) for name in procs for r in rows_written(tmp_path / f"{name}.csv")]
     assert len(written) == total, f"{len(written) - len(set(written))} duplicates, {total - len(set(written))} lost"
