@@ -11,6 +11,7 @@ import collections.abc
 import difflib
 import inspect
 import os
+import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -280,6 +281,30 @@ _converter.register_structure_hook(float, _strict_float)
 _converter.register_structure_hook(bool, _strict_bool)
 _converter.register_structure_hook_func(_is_list, _not_a_string)
 _converter.register_structure_hook(int | float, _int_or_float)
+
+
+def _is_mixed_union(hint: Any) -> bool:
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else ()
+    return any(typing.get_origin(a) in (dict, list) for a in args)
+
+
+def _first_arm(value: Any, hint: Any) -> Any:
+    # cattrs cannot choose between dict and list arms (a column mapping or a column list): try each in turn.
+    args = typing.get_args(hint)
+    if value is None and type(None) in args:
+        return None
+    errors = []
+    for arm in args:
+        if arm is type(None):
+            continue
+        try:
+            return _converter.structure(value, arm)
+        except Exception as exc:
+            errors.append(exc)
+    raise TypeError(f"expected {_type_name(hint)}, found {_kind(value)}") from errors[0] if errors else None
+
+
+_converter.register_structure_hook_func(_is_mixed_union, _first_arm)
 _converter.register_structure_hook(int | float | None, lambda v, t: None if v is None else _int_or_float(v, t))
 for _conv in (_list_converter,):
     _conv.register_structure_hook(str, _strict_str)
@@ -331,6 +356,10 @@ def _type_name(hint: Any) -> str:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
     if typing.get_origin(hint) in (list, tuple, collections.abc.Sequence):
         return "a list"
+    if typing.get_origin(hint) is dict:
+        return "a mapping"
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(hint) if a is not type(None))
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 

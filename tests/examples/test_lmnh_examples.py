@@ -99,3 +99,28 @@ def test_production_pipeline_names_every_missing_variable(workdir):
     ):
         assert f"environment variable {name} is not set" in result.output
     assert result.output.count("DB_HOST") == 2  # once, though three components use it through an alias
+
+
+def test_historical_csv_keeps_summer_and_winter_instants(workdir, monkeypatch):
+    hist = workdir / "hist"
+    hist.mkdir()
+    (hist / "lmnh_hist_data_9.csv").write_text(
+        "at,site,val,type\n"
+        "2023-07-03 09:00:00,3,4,\n"  # summer: 08:00 UTC
+        "2023-12-04 09:00:00,3,-1,1.0\n"  # winter: 09:00 UTC
+        "2023-12-04 07:00:00,3,2,\n"  # before opening
+        "2023-12-04 10:00:00,9,2,\n"  # no exhibition EXH_09
+        "2023-12-04 10:00:00,3,2,0.0\n"  # a type on a rating
+    )
+    monkeypatch.setenv("HISTORICAL", str(hist))
+    report = lmnh_pipes.load("examples/lmnh/historical.yaml").run()
+    assert (report.read, report.accepted, report.rejected) == (5, 2, 3)
+    assert report.rejected_by == {
+        ("time_window", "hours"): 1,
+        ("in_catalogue", "membership"): 1,
+        ("rating-keys", "keys"): 1,
+    }
+    rating = (workdir / "out/historical/rating.csv").read_text().splitlines()
+    request = (workdir / "out/historical/request.csv").read_text().splitlines()
+    assert rating[1] == "2023-07-03T09:00:00+01:00,EXH_03,3,4,"
+    assert request[1] == "2023-12-04T09:00:00+00:00,EXH_03,3,-1,1"

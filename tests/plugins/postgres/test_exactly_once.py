@@ -1,0 +1,171 @@
+"""Exactly-once from Kafka into PostgreSQL, through SIGKILLs: Tansu -> kiosk rules -> PostgreSQL.
+
+The truth is the simulator's: every message it meant to be valid (on a simulated day, so opening hours are
+exact) must be in its table once, and every other one in kiosk_reject once, at its (partition, offset).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from lmnh_pipes_kiosk import KioskSimulator
+from tests.plugins.postgres.kiosk_db import create_schema, rows
+
+ROOT = Path(__file__).resolve().parents[3]
+LMNH_PIPES = str(Path(sys.executable).parent / "lmnh-pipes")
+PARTITIONS = 3
+
+PIPELINE = """\
+name: kiosk-exactly-once
+x-db: &db
+  dsn: ${DSN}
+x-exhibition: &exhibition
+  path: exhibition
+  lookup: {table: exhibition, key: exhibition_public_id, value: exhibition_id}
+source:
+  type: kafka
+  bootstrap_servers: ${BOOTSTRAP}
+  topic: ${TOPIC}
+  group_id: ${GROUP}
+  options: {session.timeout.ms: 6000, heartbeat.interval.ms: 500}
+validators:
+  - type: kiosk
+    catalogue: ${CATALOGUE}
+sink:
+  type: postgres
+  <<: *db
+  route: kind
+  tables:
+    rating: {table: rating_interaction, columns: {exhibition_id: *exhibition, rating_id: val, event_at: at}}
+    request: {table: request_interaction, columns: {exhibition_id: *exhibition, request_id: type, event_at: at}}
+rejects:
+  type: postgres
+  <<: *db
+  table: kiosk_reject
+batch: {max_records: 1000, max_wait: 0.2}
+"""
+
+
+def produce_truth(tansu, topic: str, n: int) -> dict[str, Counter[tuple[object, ...]] | set[tuple[int, int]]]:
+    """Produce ``n`` simulated messages round-robin over the partitions; return what the tables must hold."""
+    tansu.create_topic(topic, partitions=PARTITIONS)
+    messages = list(KioskSimulator(seed=7, clock="day", invalid_share=0.2).generate(n))
+    tansu.produce(topic, [m.raw for m in messages], partitions=PARTITIONS)
+    ratings: Counter[tuple[object, ...]] = Counter()
+    requests: Counter[tuple[object, ...]] = Counter()
+    rejected: set[tuple[int, int]] = set()
+    for i, m in enumerate(messages):
+        if m.expected in ("rating", "request"):
+            v = json.loads(m.raw)
+            key = (
+                f"EXH_{int(v['site']):02d}",
+                v["val"] if m.expected == "rating" else v["type"],
+                datetime.fromisoformat(v["at"]),
+            )
+            (ratings if m.expected == "rating" else requests)[key] += 1
+        else:
+            rejected.add((i % PARTITIONS, i // PARTITIONS))
+    return {"rating": ratings, "request": requests, "rejected": rejected}
+
+
+def table_contents(dsn: str) -> dict[str, object]:
+    query = "SELECT e.exhibition_public_id, t.{col}, t.event_at FROM {table} t JOIN exhibition e USING (exhibition_id)"
+    return {
+        "rating": Counter(rows(dsn, query.format(col="rating_id", table="rating_interaction"))),
+        "request": Counter(rows(dsn, query.format(col="request_id", table="request_interaction"))),
+        "rejected": rows(dsn, 'SELECT "partition", "offset" FROM kiosk_reject'),
+    }
+
+
+def assert_exactly_once(dsn: str, truth) -> None:
+    got = table_contents(dsn)
+    assert got["rating"] == truth["rating"], "ratings differ: " + describe(got["rating"], truth["rating"])
+    assert got["request"] == truth["request"], "requests differ: " + describe(got["request"], truth["request"])
+    assert len(got["rejected"]) == len(set(got["rejected"])), "a reject was written twice"
+    assert set(got["rejected"]) == truth["rejected"]
+
+
+def describe(got: Counter, want: Counter) -> str:
+    return f"{sum((got - want).values())} extra, {sum((want - got).values())} missing"
+
+
+def start(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [LMNH_PIPES, "run", str(tmp_path / "pipeline.yaml"), "--json", *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def written(dsn: str) -> int:
+    return int(
+        rows(dsn, "SELECT (SELECT count(*) FROM rating_interaction) + (SELECT count(*) FROM kiosk_reject)")[0][0]
+    )
+
+
+def kill_after_progress(proc: subprocess.Popen[str], dsn: str, rng: random.Random, timeout: float = 60) -> None:
+    """SIGKILL ``proc`` at a random moment once it has written something (or when it ends by itself)."""
+    before = written(dsn)
+    deadline = time.monotonic() + timeout
+    while written(dsn) == before and proc.poll() is None:
+        assert time.monotonic() < deadline, "no progress"
+        time.sleep(0.05)
+    time.sleep(rng.uniform(0, 0.6))
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+
+
+@pytest.fixture
+def setup(tansu, topic_name, pg_dsn, tmp_path):
+    create_schema(pg_dsn)
+    (tmp_path / "pipeline.yaml").write_text(PIPELINE)
+    return {
+        **os.environ,
+        "DSN": pg_dsn,
+        "BOOTSTRAP": tansu.bootstrap,
+        "TOPIC": topic_name,
+        "GROUP": f"g-{topic_name}",
+        "CATALOGUE": str(ROOT / "examples" / "lmnh" / "exhibitions"),
+    }
+
+
+@pytest.mark.slow
+def test_ten_sigkills_lose_nothing_and_write_nothing_twice(tansu, topic_name, pg_dsn, tmp_path, setup):
+    truth = produce_truth(tansu, topic_name, 100_000)
+    rng = random.Random(11)
+    for attempt in range(10):
+        # A fresh group each time: the killed member's partitions would otherwise wait for its session to
+        # expire. Positions come from PostgreSQL either way: that is what is under test.
+        env = {**setup, "GROUP": f"g-{topic_name}-{attempt}"}
+        kill_after_progress(start(tmp_path, env), pg_dsn, rng)
+    final = start(tmp_path, {**setup, "GROUP": f"g-{topic_name}-final"}, "--idle-timeout", "8")
+    _out, err = final.communicate(timeout=300)
+    assert final.returncode == 0, err
+    assert_exactly_once(pg_dsn, truth)
+    stored = rows(pg_dsn, "SELECT sum(next_offset) FROM lmnh_pipes_offsets WHERE pipeline = 'kiosk-exactly-once'")
+    assert stored == [(100_000,)]
+
+
+@pytest.mark.slow
+def test_two_group_members_with_one_killed(tansu, topic_name, pg_dsn, tmp_path, setup):
+    truth = produce_truth(tansu, topic_name, 40_000)
+    rng = random.Random(5)
+    steady = start(tmp_path, setup, "--idle-timeout", "25")
+    for _ in range(2):
+        kill_after_progress(start(tmp_path, setup), pg_dsn, rng)
+    _out, err = steady.communicate(timeout=300)
+    assert steady.returncode == 0, err
+    assert_exactly_once(pg_dsn, truth)
