@@ -10,7 +10,16 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .config import load
-from .errors import ConfigError, EndOfInput, LmnhPipesError, PluginError, Problem, RunError, TransientError
+from .errors import (
+    ConfigError,
+    EndOfInput,
+    LmnhPipesError,
+    PluginError,
+    Problem,
+    RecordRejectedError,
+    RunError,
+    TransientError,
+)
 from .hookspecs import hookimpl
 from .interfaces import Sink, Source, Validator
 from .pipeline import BatchOptions, Pipeline, apply_validators
@@ -37,6 +46,7 @@ __all__ = [
     "PluginError",
     "Problem",
     "Record",
+    "RecordRejectedError",
     "Registry",
     "Rejection",
     "RetryPolicy",

@@ -7,6 +7,7 @@
      |    +-- PluginError             a plug-in is broken, or two plug-ins claim one type name
      +-- EndOfInput                   raised by Source.read: the source has nothing more, ever
      +-- TransientError               an outage: retry with back-off, never turn the record into a reject
+     +-- RecordRejectedError          a sink refused some records for their content: they become rejects
      +-- RunError (RuntimeError)      the run failed and stopped without committing the batch in hand (exit 1)
 
 Bad *data* is never an exception: a validator returns the record with a
@@ -16,6 +17,8 @@ rejects sink.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "LmnhPipesError",
     "PluginError",
     "Problem",
+    "RecordRejectedError",
     "RunError",
     "TransientError",
 ]
@@ -80,6 +84,21 @@ class EndOfInput(LmnhPipesError):  # noqa: N818 -- a signal that the source is d
 
 class TransientError(LmnhPipesError):
     """A fault that may pass (a broker or database outage). The caller retries with back-off."""
+
+
+class RecordRejectedError(LmnhPipesError):
+    """A sink refused some records for what they hold (a constraint, a value out of range), and wrote nothing.
+
+    ``records`` pairs each refused record with the sink's reason (the database's message). The runner turns
+    them into rejects (``reject.validator`` is ``sink``, ``reject.rule`` is ``write``), sends them to the rejects
+    sink, and writes the rest of the batch again. The sink must have written nothing of the batch when raising.
+    """
+
+    def __init__(self, sink: str, records: list[tuple[Any, str]]) -> None:
+        self.sink = sink
+        self.records = records
+        first = records[0][1] if records else ""
+        super().__init__(f"{sink} refused {len(records)} record(s): {first}")
 
 
 class RunError(LmnhPipesError, RuntimeError):

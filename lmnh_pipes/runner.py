@@ -16,7 +16,7 @@ from contextlib import ExitStack, contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError, EndOfInput, LmnhPipesError, RunError
+from .errors import ConfigError, EndOfInput, LmnhPipesError, RecordRejectedError, RunError
 from .interfaces import DrainingSource, ReplayableSource, TransactionalSink
 from .records import Record
 from .report import RunReport
@@ -167,35 +167,58 @@ def _flush(pipeline: Pipeline, batch: list[Record], report: RunReport, retry: Re
     done = [apply_validators(pipeline.validators, r) for r in batch]
     accepted = [r for r in done if r.reject is None]
     rejected = [r for r in done if r.reject is not None]
-    sink, rejects = pipeline.sink, pipeline.rejects
-    if _exactly_once(pipeline):
-        assert isinstance(sink, TransactionalSink)
-        joined = rejects is not None and sink.joins(rejects)
-        if rejected and rejects is not None and not joined:
-            # Rejects that cannot join the transaction are written first: a crash replays them (at least once).
-            retry.call("writing to the rejects sink", lambda: rejects.write(rejected))
-        written = retry.call(
-            "writing to the sink",
-            lambda: sink.write_batch(pipeline.name, accepted, rejected, rejects if joined else None),
-        )
-        report.written += written
-        if rejects is not None:
-            report.rejects_written += len(rejected)
-    else:
-        if accepted:
-            retry.call("writing to the sink", lambda: sink.write(accepted))
-        if rejected and rejects is not None:
-            retry.call("writing to the rejects sink", lambda: rejects.write(rejected))
-            report.rejects_written += len(rejected)
-        report.written += len(accepted)
+    accepted, rejected, written = _write(pipeline, accepted, rejected, report, retry)
+    report.written += written
     for r in rejected:
         assert r.reject is not None
         report.rejected_by[(r.reject.validator, r.reject.rule)] += 1
-    retry.call("acknowledging to the source", lambda: pipeline.source.ack(done))
+    retry.call("acknowledging to the source", functools.partial(pipeline.source.ack, done))
     report.accepted += len(accepted)
     report.rejected += len(rejected)
     report.batches += 1
     log.debug("batch %d: %d accepted, %d rejected", report.batches, len(accepted), len(rejected))
+
+
+def _write(
+    pipeline: Pipeline, accepted: list[Record], rejected: list[Record], report: RunReport, retry: RetryPolicy
+) -> tuple[list[Record], list[Record], int]:
+    """Write a batch; records that the sink refuses for their content become rejects, and the rest is written
+    again. Returns the accepted and rejected records as they finally are, and how many the sink wrote."""
+    sink, rejects = pipeline.sink, pipeline.rejects
+    exactly_once = _exactly_once(pipeline)
+    joined = exactly_once and rejects is not None and isinstance(sink, TransactionalSink) and sink.joins(rejects)
+    # Rejects that cannot join the sink's transaction are written first: a crash replays them (at least once).
+    outside = [] if joined else rejected
+    while True:
+        if outside and rejects is not None:
+            retry.call("writing to the rejects sink", functools.partial(rejects.write, outside))
+            report.rejects_written += len(outside)
+        outside = []
+        try:
+            if exactly_once:
+                assert isinstance(sink, TransactionalSink)
+                written: int = retry.call(
+                    "writing to the sink",
+                    functools.partial(sink.write_batch, pipeline.name, accepted, rejected, rejects if joined else None),
+                )
+            else:
+                if accepted:
+                    retry.call("writing to the sink", functools.partial(sink.write, accepted))
+                written = len(accepted)
+        except RecordRejectedError as exc:
+            refused = {id(r): reason for r, reason in exc.records}
+            newly = [r.rejected_by(exc.sink, refused[id(r)], "write") for r in accepted if id(r) in refused]
+            if not newly or len(newly) != len(refused):
+                raise RunError(f"{exc} (the refused records are not of this batch)") from exc
+            log.warning("%s refused %d record(s); they go to the rejects", exc.sink, len(newly))
+            accepted = [r for r in accepted if id(r) not in refused]
+            rejected = rejected + newly
+            if not joined:
+                outside = newly
+            continue
+        if joined:
+            report.rejects_written += len(rejected)
+        return accepted, rejected, written
 
 
 def _exactly_once(pipeline: Pipeline) -> bool:

@@ -13,7 +13,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
-from lmnh_pipes import ConfigError, Record, RunError, Sink, TransientError
+from lmnh_pipes import ConfigError, Record, RecordRejectedError, RunError, Sink, TransientError
 from lmnh_pipes.interfaces import Positions
 
 from .errors import is_transient
@@ -30,6 +30,10 @@ _JSON_TYPES = frozenset({"json", "jsonb"})
 
 def _hide(value: str | None) -> str:
     return "'***'" if value else repr(value)
+
+
+class _RowError(ValueError):
+    """A record cannot become a row (an unknown look-up key)."""
 
 
 @attrs.frozen
@@ -188,7 +192,13 @@ class PostgresSink:
         return self._in_transaction(read)
 
     def copy_records(self, cur: psycopg.Cursor[Any], records: Sequence[Record]) -> int:
-        """COPY ``records`` into their tables with ``cur`` (inside the caller's transaction); return the count."""
+        """COPY ``records`` into their tables with ``cur`` (inside the caller's transaction); return the count.
+
+        Records the database refuses (a constraint, a value out of range, an unknown look-up key, a route with no
+        table) are isolated by bisection inside savepoints, and reported together in a
+        :class:`~lmnh_pipes.RecordRejectedError` with the database's messages; the caller's transaction must then
+        be rolled back, and the rest written again.
+        """
         if not records:
             return 0
         groups: dict[str, list[Record]] = {}
@@ -197,15 +207,37 @@ class PostgresSink:
         else:
             for r in records:
                 groups.setdefault(str(r.get(self.route, None)), []).append(r)
+        refused: list[tuple[Record, str]] = []
         for value, group in groups.items():
             target = self._targets.get(value)
             if target is None:
-                raise RunError(f"no table for {self.route} = {value!r}: routes are {', '.join(self._targets)}")
-            self._copy(cur, target, group)
+                reason = f"no table for {self.route} = {value!r} (routes: {', '.join(self._targets)})"
+                refused += [(r, reason) for r in group]
+                continue
+            rows, bad = self._rows(cur, target, group)
+            refused += bad
+            refused += self._copy_isolating(cur, target, rows)
+        if refused:
+            raise RecordRejectedError("postgres", refused)
         return len(records)
 
-    def _copy(self, cur: psycopg.Cursor[Any], target: _Target, records: list[Record]) -> None:
-        rows = self._rows(cur, target, records)
+    def _copy_isolating(
+        self, cur: psycopg.Cursor[Any], target: _Target, rows: list[tuple[Record, list[Any]]]
+    ) -> list[tuple[Record, str]]:
+        """COPY ``rows`` in a savepoint; if the database refuses it, bisect to find the rows it refuses."""
+        if not rows:
+            return []
+        try:
+            with cur.connection.transaction():
+                self._copy(cur, target, [row for _, row in rows])
+            return []
+        except (psycopg.DataError, psycopg.IntegrityError, TypeError, ValueError, OverflowError) as exc:
+            if len(rows) == 1:
+                return [(rows[0][0], f"{target.spec.table}: {_one_line(exc)}")]
+        middle = len(rows) // 2
+        return self._copy_isolating(cur, target, rows[:middle]) + self._copy_isolating(cur, target, rows[middle:])
+
+    def _copy(self, cur: psycopg.Cursor[Any], target: _Target, rows: list[list[Any]]) -> None:
         with cur.copy(target.copy) as copy:
             if self.copy_format == "binary":
                 copy.set_types(list(target.types))
@@ -215,11 +247,18 @@ class PostgresSink:
             cur.execute(target.stage)
             cur.execute(sql.SQL("TRUNCATE {}").format(target.stage_table))
 
-    def _rows(self, cur: psycopg.Cursor[Any], target: _Target, records: list[Record]) -> list[list[Any]]:
-        getters: list[Callable[[Record], Any]] = []
-        for column, type_name in zip(target.columns, target.types, strict=True):
-            getters.append(self._getter(cur, column, type_name))
-        return [[get(r) for get in getters] for r in records]
+    def _rows(
+        self, cur: psycopg.Cursor[Any], target: _Target, records: list[Record]
+    ) -> tuple[list[tuple[Record, list[Any]]], list[tuple[Record, str]]]:
+        getters = [self._getter(cur, c, t) for c, t in zip(target.columns, target.types, strict=True)]
+        rows: list[tuple[Record, list[Any]]] = []
+        bad: list[tuple[Record, str]] = []
+        for r in records:
+            try:
+                rows.append((r, [get(r) for get in getters]))
+            except _RowError as exc:
+                bad.append((r, str(exc)))
+        return rows, bad
 
     def _getter(self, cur: psycopg.Cursor[Any], column: Column, type_name: str) -> Callable[[Record], Any]:
         convert = _converter(type_name)
@@ -236,7 +275,7 @@ class PostgresSink:
             if table is None or value not in table:
                 table = self._lookups[key] = self._load_lookup(cur, lookup.table, lookup.key, lookup.value)
             if value not in table:
-                raise RunError(f"column {column.name}: no row in {lookup.table} with {lookup.key} = {value!r}")
+                raise _RowError(f"column {column.name}: no row in {lookup.table} with {lookup.key} = {value!r}")
             return convert(table[value])
 
         return looked_up

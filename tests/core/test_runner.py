@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import attrs
 import pytest
 
-from lmnh_pipes import BatchOptions, ConfigError, Pipeline, Record, RunError, TransientError
+from lmnh_pipes import BatchOptions, ConfigError, Pipeline, Record, RecordRejectedError, RunError, TransientError
 from lmnh_pipes.testing import ListSink, ListSource
 from lmnh_pipes_rules import JsonValidator
 
@@ -52,11 +52,11 @@ def test_every_batch_is_acked_after_both_writes_returned():
         source=source, validators=[JsonValidator()], sink=sink, rejects=rejects, batch=BatchOptions(max_records=3)
     ).run()
     assert journal.events == [
-        "sink:0,2",
         "rejects:1",
+        "sink:0,2",
         "ack:0,1,2",
-        "sink:3,5",
         "rejects:4",
+        "sink:3,5",
         "ack:3,4,5",
         "sink:6",
         "ack:6",
@@ -243,3 +243,31 @@ def test_a_record_rejected_by_its_source_keeps_that_reason():
     pre = Record.of(b"a,b").rejected_by("file", "row has 2 fields, the header has 3", "csv")
     out = Pipeline(source=ListSource([]), validators=[JsonValidator()], sink=ListSink()).validate([pre])
     assert out[0].reject == pre.reject
+
+
+@attrs.define
+class PickySink(ListSink):
+    """Refuses records whose n is odd, as a database refuses rows that break a constraint."""
+
+    def write(self, records: Sequence[Record]) -> None:
+        bad = [(r, f'n {r.value["n"]} violates check constraint "even"') for r in records if r.value["n"] % 2]
+        if bad:
+            raise RecordRejectedError("picky", bad)
+        super().write(records)
+
+
+def test_records_the_sink_refuses_become_rejects_and_the_rest_is_written():
+    source = ListSource(ITEMS)
+    sink, rejects = PickySink(), ListSink()
+    report = Pipeline(
+        source=source, validators=[JsonValidator()], sink=sink, rejects=rejects, batch=BatchOptions(max_records=4)
+    ).run()
+    assert [r.value["n"] for r in sink.records] == [0, 2, 6]
+    refused = [r for r in rejects.records if r.reject.validator == "picky"]
+    assert [(r.meta.offset, r.reject.rule, r.reject.reason) for r in refused] == [
+        (3, "write", 'n 3 violates check constraint "even"'),
+        (5, "write", 'n 5 violates check constraint "even"'),
+    ]
+    assert (report.accepted, report.rejected, report.written) == (3, 4, 3)
+    assert report.rejected_by[("picky", "write")] == 2
+    assert len(source.acked) == 7

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from lmnh_pipes import ConfigError, Meta, Pipeline, Record, RunError, TransientError
+from lmnh_pipes import BatchOptions, ConfigError, Meta, Pipeline, Record, RecordRejectedError, TransientError
 from lmnh_pipes.testing import ListSink, ListSource
 from lmnh_pipes_postgres import PostgresSink, is_transient
+from tests.fixtures.postgres import execute
 from tests.plugins.postgres.kiosk_db import TABLES, create_schema, rows
 
 SUMMER = timezone(timedelta(hours=1))
@@ -134,12 +135,44 @@ def test_missing_table_and_column_are_config_errors(db):
         PostgresSink(dsn=db, table="rating_interaction", columns={"stars": "val"}).check_online()
 
 
-def test_unknown_lookup_value_fails_the_batch_without_writing(db):
+def test_unknown_lookup_value_refuses_that_record_and_writes_nothing(db):
     s = sink(db)
     at = datetime(2024, 7, 1, 9, 30, tzinfo=SUMMER)
-    with pytest.raises(RunError, match="no row in exhibition with exhibition_public_id = 'EXH_42'"):
-        s.write([kiosk(at, "1", 2), kiosk(at, "42", 2)])
+    bad = kiosk(at, "42", 2)
+    with pytest.raises(RecordRejectedError) as exc:
+        s.write([kiosk(at, "1", 2), bad])
+    assert exc.value.records == [
+        (bad, "column exhibition_id: no row in exhibition with exhibition_public_id = 'EXH_42'")
+    ]
     assert rows(db, "SELECT count(*) FROM rating_interaction") == [(0,)]
+
+
+def test_constraint_violations_are_isolated_and_the_rest_lands_once(db):
+    """Through the runner, exactly-once: refused rows go to the rejects table with the database's message."""
+    execute(db, "ALTER TABLE rating_interaction ADD CONSTRAINT not_at_noon CHECK (extract(hour FROM event_at) <> 12)")
+    base = datetime(2024, 7, 1, 10, 0, tzinfo=UTC)
+    records = [kiosk(base + timedelta(minutes=37 * i), str(i % 6), i % 5, offset=i) for i in range(40)]
+    noon = [r for r in records if r.value["at"].hour == 12]
+    assert 0 < len(noon) < 10
+
+    class Replayable(ListSource):
+        def use_position_store(self, store, pipeline):
+            self.store = store
+
+    rejects = PostgresSink(dsn=db, table="kiosk_reject")
+    report = Pipeline(
+        source=Replayable(records),
+        sink=PostgresSink(dsn=db, route="kind", tables=TABLES),
+        rejects=rejects,
+        batch=BatchOptions(max_records=16),
+    ).run()
+    assert (report.written, report.rejected) == (40 - len(noon), len(noon))
+    refused = rows(db, 'SELECT "offset", validator, rule, reason FROM kiosk_reject ORDER BY 1')
+    assert [r[0] for r in refused] == [r.meta.offset for r in noon]
+    assert all(r[1:3] == ("postgres", "write") for r in refused)
+    assert all('violates check constraint "not_at_noon"' in r[3] for r in refused)
+    assert rows(db, "SELECT count(*) FROM rating_interaction") == [(40 - len(noon),)]
+    assert rows(db, "SELECT next_offset FROM lmnh_pipes_offsets") == [(40,)]
 
 
 def test_killed_connection_is_an_outage_and_the_retry_writes_once(db):
