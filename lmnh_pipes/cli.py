@@ -58,6 +58,14 @@ def main(log_level: str) -> None:
     metavar="SECONDS",
     help="Stop when no record has come for this long.",
 )
+@click.option(
+    "--shutdown-timeout",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="After SIGINT/SIGTERM, how long an outage may delay the final write before the run fails.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_env_file_opt
 @_traceback_opt
@@ -65,6 +73,7 @@ def run(
     pipeline_file: Path,
     limit: int | None,
     idle_timeout: float | None,
+    shutdown_timeout: float,
     as_json: bool,
     env_file: Path | None,
     traceback: bool,
@@ -72,7 +81,7 @@ def run(
     """Build the pipeline and run it until the source ends, --limit, --idle-timeout, or SIGINT/SIGTERM."""
     pipeline = _load(pipeline_file, env_file, traceback)
     try:
-        report = pipeline.run(limit=limit, idle_timeout=idle_timeout)
+        report = pipeline.run(limit=limit, idle_timeout=idle_timeout, shutdown_timeout=shutdown_timeout)
     except ConfigError as exc:
         _fail(exc, EXIT_CONFIG, traceback)
     except LmnhPipesError as exc:

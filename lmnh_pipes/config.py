@@ -15,7 +15,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import cattrs
@@ -25,11 +25,13 @@ from .errors import ConfigError, Problem
 from .pipeline import BatchOptions, Pipeline
 from .plugins import get_registry
 from .registry import Kind, Registry
+from .retry import RetryPolicy
 from .yamlfile import Document, KeyPath, parse_document
 
 __all__ = ["build", "build_component", "load", "load_environment"]
 
-TOP_KEYS = ("name", "source", "validators", "sink", "rejects", "batch")
+T = TypeVar("T")
+TOP_KEYS = ("name", "source", "validators", "sink", "rejects", "batch", "retry")
 
 
 def load(
@@ -112,10 +114,13 @@ def build(doc: Document, registry: Registry, *, default_name: str = "pipeline") 
             if v is not None:
                 validators.append(v)
 
-    batch = _batch_options(doc, problems)
+    batch = _options(doc, "batch", BatchOptions, problems)
+    retry = _options(doc, "retry", RetryPolicy, problems)
     if problems:
         raise ConfigError(problems)
-    return Pipeline(name=name, source=source, validators=validators, sink=sink, rejects=rejects, batch=batch)
+    return Pipeline(
+        name=name, source=source, validators=validators, sink=sink, rejects=rejects, batch=batch, retry=retry
+    )
 
 
 def _required_component(doc: Document, registry: Registry, key: str, kind: Kind, problems: list[Problem]) -> Any:
@@ -313,22 +318,23 @@ for _conv in (_list_converter,):
     _conv.register_structure_hook(bool, _strict_bool)
 
 
-def _batch_options(doc: Document, problems: list[Problem]) -> BatchOptions:
-    raw = doc.data.get("batch")
+def _options(doc: Document, key: str, cls: Callable[..., T], problems: list[Problem]) -> T:
+    """The pipeline-wide options under ``key`` (``batch``, ``retry``), or their defaults."""
+    raw = doc.data.get(key)
     if raw is None:
-        return BatchOptions()
+        return cls()
     if not isinstance(raw, dict):
-        problems.append(doc.problem(("batch",), f"expected a mapping, found {_kind(raw)}"))
-        return BatchOptions()
-    kwargs, found = _convert_options(BatchOptions, raw, doc, ("batch",))
+        problems.append(doc.problem((key,), f"expected a mapping, found {_kind(raw)}"))
+        return cls()
+    kwargs, found = _convert_options(cls, raw, doc, (key,))
     problems.extend(found)
     if found:
-        return BatchOptions()
+        return cls()
     try:
-        return BatchOptions(**kwargs)
+        return cls(**kwargs)
     except (TypeError, ValueError) as exc:
-        problems.append(doc.problem(_blame(("batch",), raw, exc), str(exc)))
-        return BatchOptions()
+        problems.append(doc.problem(_blame((key,), raw, exc), str(exc)))
+        return cls()
 
 
 def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:

@@ -11,6 +11,7 @@ import attrs
 from .interfaces import Sink, Source, Validator
 from .records import Record
 from .report import RunReport
+from .retry import RetryPolicy
 
 __all__ = ["BatchOptions", "Pipeline", "apply_validators"]
 
@@ -37,6 +38,7 @@ class Pipeline:
     validators: list[Validator] = attrs.field(factory=list)
     rejects: Sink | None = None
     batch: BatchOptions = attrs.field(factory=BatchOptions)
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     name: str = "pipeline"
 
     def run(
@@ -46,16 +48,25 @@ class Pipeline:
         idle_timeout: float | None = None,
         stop: threading.Event | None = None,
         handle_signals: bool = True,
+        shutdown_timeout: float = 30.0,
     ) -> RunReport:
         """Open everything, run until the source ends, ``limit`` records were read, nothing came for
         ``idle_timeout`` seconds, ``stop`` is set, or SIGINT/SIGTERM; then drain, close, and return the report.
+        After a stop, an outage is retried for at most ``shutdown_timeout`` seconds before the run fails.
 
         Raises :class:`~lmnh_pipes.errors.ConfigError` if a component finds its configuration wrong when opened,
         and :class:`~lmnh_pipes.errors.RunError` if the run failed (the batch in hand was not acknowledged).
         """
         from .runner import run
 
-        return run(self, limit=limit, idle_timeout=idle_timeout, stop=stop, handle_signals=handle_signals)
+        return run(
+            self,
+            limit=limit,
+            idle_timeout=idle_timeout,
+            stop=stop,
+            handle_signals=handle_signals,
+            shutdown_timeout=shutdown_timeout,
+        )
 
     def validate(self, items: Iterable[Any]) -> list[Record]:
         """Run the validator chain alone over dicts, bytes, strings or records (for notebooks).

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -19,20 +18,26 @@ T = TypeVar("T")
 log = logging.getLogger("lmnh_pipes.retry")
 
 
+def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be positive, found {value}")
+
+
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
-    """Retry a transient fault for up to ``max_elapsed`` seconds, sleeping a random time up to
-    ``initial * 2**attempt`` (capped at ``max_backoff``) between attempts."""
+    """Retry a transient fault (an outage) for up to ``max_elapsed`` seconds, sleeping a random time up to
+    ``initial * 2**attempt`` seconds (capped at ``max_backoff``) between attempts: exponential back-off with
+    full jitter. The ``retry:`` mapping of a pipeline file sets these three."""
 
-    initial: float = 0.2
-    max_backoff: float = 10.0
-    max_elapsed: float = 300.0
+    initial: float = attrs.field(default=0.2, validator=_positive)
+    max_backoff: float = attrs.field(default=10.0, validator=_positive)
+    max_elapsed: float = attrs.field(default=300.0, validator=_positive)
 
-    def call(self, what: str, fn: Callable[[], T], stop: threading.Event | None = None) -> T:
+    def call(self, what: str, fn: Callable[[], T], give_up: Callable[[], bool] | None = None) -> T:
         """Call ``fn`` until it returns; a :class:`TransientError` is retried, anything else propagates.
 
-        Raises :class:`RunError` when ``max_elapsed`` has passed. A set ``stop`` event does not cut a retry
-        short: the batch in hand must still be written before the run can end cleanly.
+        Raises :class:`RunError` when ``max_elapsed`` has passed, or as soon as ``give_up()`` is true (a
+        shutdown that has waited long enough for the outage to pass).
         """
         start = time.monotonic()
         attempt = 0
@@ -41,7 +46,7 @@ class RetryPolicy:
                 return fn()
             except TransientError as exc:
                 elapsed = time.monotonic() - start
-                if elapsed >= self.max_elapsed:
+                if elapsed >= self.max_elapsed or (give_up is not None and give_up()):
                     raise RunError(f"{what} still failing after {elapsed:.0f} s: {exc}") from exc
                 delay = random.uniform(0, min(self.max_backoff, self.initial * 2**attempt))
                 attempt += 1

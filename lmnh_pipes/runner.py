@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
+
+import attrs
 
 from .errors import ConfigError, EndOfInput, LmnhPipesError, RecordRejectedError, RunError
 from .interfaces import DrainingSource, ReplayableSource, TransactionalSink
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["run"]
 
 log = logging.getLogger("lmnh_pipes.runner")
+T = TypeVar("T")
 
 #: How long one empty read may block while nothing is pending, so that stops are noticed promptly.
 POLL_INTERVAL = 0.25
@@ -40,11 +43,11 @@ def run(
     idle_timeout: float | None = None,
     stop: threading.Event | None = None,
     handle_signals: bool = True,
-    retry: RetryPolicy | None = None,
+    shutdown_timeout: float = 30.0,
 ) -> RunReport:
     """Run ``pipeline``; see :meth:`Pipeline.run`."""
     stop = stop if stop is not None else threading.Event()
-    retry = retry if retry is not None else RetryPolicy()
+    retry = _Retry(pipeline.retry, stop, shutdown_timeout)
     report = RunReport(pipeline=pipeline.name)
     started = time.monotonic()
     try:
@@ -60,7 +63,7 @@ def run(
             for component in (*pipeline.validators, pipeline.source, pipeline.sink, pipeline.rejects):
                 if component is None:
                     continue
-                component.open()
+                retry.call(f"opening {type(component).__name__}", component.open)
                 stack.callback(component.close)
             _loop(pipeline, report, limit, idle_timeout, stop, retry)
     except (ConfigError, RunError):
@@ -81,7 +84,7 @@ def _loop(
     limit: int | None,
     idle_timeout: float | None,
     stop: threading.Event,
-    retry: RetryPolicy,
+    retry: _Retry,
 ) -> None:
     source = pipeline.source
     pending: list[Record] = []
@@ -109,7 +112,7 @@ def _poll(
     limit: int | None,
     idle_timeout: float | None,
     stop: threading.Event,
-    retry: RetryPolicy,
+    retry: _Retry,
     pending: list[Record],
     drain: Callable[[], None],
 ) -> None:
@@ -161,7 +164,7 @@ def _poll(
     drain()
 
 
-def _flush(pipeline: Pipeline, batch: list[Record], report: RunReport, retry: RetryPolicy) -> None:
+def _flush(pipeline: Pipeline, batch: list[Record], report: RunReport, retry: _Retry) -> None:
     from .pipeline import apply_validators
 
     done = [apply_validators(pipeline.validators, r) for r in batch]
@@ -180,7 +183,7 @@ def _flush(pipeline: Pipeline, batch: list[Record], report: RunReport, retry: Re
 
 
 def _write(
-    pipeline: Pipeline, accepted: list[Record], rejected: list[Record], report: RunReport, retry: RetryPolicy
+    pipeline: Pipeline, accepted: list[Record], rejected: list[Record], report: RunReport, retry: _Retry
 ) -> tuple[list[Record], list[Record], int]:
     """Write a batch; records that the sink refuses for their content become rejects, and the rest is written
     again. Returns the accepted and rejected records as they finally are, and how many the sink wrote."""
@@ -219,6 +222,26 @@ def _write(
         if joined:
             report.rejects_written += len(rejected)
         return accepted, rejected, written
+
+
+@attrs.define
+class _Retry:
+    """The pipeline's retry policy, cut short once a stop has waited ``shutdown_timeout`` seconds."""
+
+    policy: RetryPolicy
+    stop: threading.Event
+    shutdown_timeout: float
+    _stopped_at: float | None = None
+
+    def give_up(self) -> bool:
+        if not self.stop.is_set():
+            return False
+        if self._stopped_at is None:
+            self._stopped_at = time.monotonic()
+        return time.monotonic() - self._stopped_at >= self.shutdown_timeout
+
+    def call(self, what: str, fn: Callable[[], T]) -> T:
+        return self.policy.call(what, fn, self.give_up)
 
 
 def _exactly_once(pipeline: Pipeline) -> bool:

@@ -171,3 +171,12 @@ def test_a_string_for_a_list_option_is_an_error(registry, write):
     with pytest.raises(ConfigError) as exc:
         load(path, registry=registry, environ={})
     assert problems(exc) == [f"{path}:4: source.items: expected a list, found 'one'"]
+
+
+def test_retry_options(registry, write):
+    pipeline = load(write(GOOD + "retry:\n  initial: 0.5\n  max_elapsed: 60\n"), registry=registry, environ={})
+    assert (pipeline.retry.initial, pipeline.retry.max_backoff, pipeline.retry.max_elapsed) == (0.5, 10.0, 60.0)
+    path = write(GOOD + "retry:\n  max_elapsed: 0\n")
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert problems(exc) == [f"{path}:13: retry.max_elapsed: max_elapsed must be positive, found 0.0"]

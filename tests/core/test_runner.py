@@ -9,7 +9,16 @@ from collections.abc import Sequence
 import attrs
 import pytest
 
-from lmnh_pipes import BatchOptions, ConfigError, Pipeline, Record, RecordRejectedError, RunError, TransientError
+from lmnh_pipes import (
+    BatchOptions,
+    ConfigError,
+    Pipeline,
+    Record,
+    RecordRejectedError,
+    RetryPolicy,
+    RunError,
+    TransientError,
+)
 from lmnh_pipes.testing import ListSink, ListSource
 from lmnh_pipes_rules import JsonValidator
 
@@ -271,3 +280,52 @@ def test_records_the_sink_refuses_become_rejects_and_the_rest_is_written():
     assert (report.accepted, report.rejected, report.written) == (3, 4, 3)
     assert report.rejected_by[("picky", "write")] == 2
     assert len(source.acked) == 7
+
+
+@attrs.define
+class SlowToOpen(ListSink):
+    refusals: int = 2
+
+    def open(self) -> None:
+        if self.refusals:
+            self.refusals -= 1
+            raise TransientError("database starting up")
+        super().open()
+
+
+def test_an_outage_at_open_is_waited_for():
+    sink = SlowToOpen()
+    Pipeline(source=ListSource(ITEMS), sink=sink, retry=RetryPolicy(initial=0.01)).run()
+    assert sink.opened
+    assert len(sink.records) == 7
+
+
+@attrs.define
+class DownSink(ListSink):
+    def write(self, records: Sequence[Record]) -> None:
+        raise TransientError("database down")
+
+
+def test_a_stop_gives_up_on_an_outage_after_the_shutdown_timeout():
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    source = EndlessSource(ITEMS)
+    with pytest.raises(RunError, match="writing to the sink still failing"):
+        Pipeline(
+            source=source,
+            sink=DownSink(),
+            batch=BatchOptions(max_wait=60),
+            retry=RetryPolicy(initial=0.05, max_backoff=0.1),
+        ).run(stop=stop, shutdown_timeout=0.5)
+    assert time.monotonic() - started < 5
+    assert source.acked == []
+
+
+def test_an_outage_longer_than_max_elapsed_fails_the_run():
+    with pytest.raises(RunError, match="still failing after"):
+        Pipeline(
+            source=ListSource(ITEMS),
+            sink=DownSink(),
+            retry=RetryPolicy(initial=0.01, max_backoff=0.05, max_elapsed=0.3),
+        ).run()
