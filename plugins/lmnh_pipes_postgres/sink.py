@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -24,6 +25,8 @@ __all__ = ["PostgresSink"]
 log = logging.getLogger("lmnh_pipes.postgres")
 T = TypeVar("T")
 
+# The password of a URI (scheme://user:PASSWORD@host) or of a key=value string (password=PASSWORD).
+_DSN_PASSWORDS = re.compile(r"://[^:/@\s]*:([^@\s]+)@|\bpassword\s*=\s*('[^']*'|\S+)")
 _TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name", "citext"})
 _JSON_TYPES = frozenset({"json", "jsonb"})
 
@@ -90,7 +93,7 @@ class PostgresSink:
             try:
                 conninfo_to_dict(self.dsn)
             except psycopg.ProgrammingError as exc:
-                raise ValueError(f"dsn is not a valid connection string: {exc}") from None
+                raise ValueError(f"dsn is not a valid connection string: {self._scrub(str(exc))}") from None
         elif self.dbname is None and self.host is None:
             raise ValueError("give dsn, or host and dbname")
 
@@ -109,6 +112,15 @@ class PostgresSink:
             if v is not None
         }
         return make_conninfo(self.dsn or "", **params)
+
+    def _scrub(self, text: str) -> str:
+        """``text`` with every password of this sink's connection options replaced by ``***``."""
+        secrets = {self.password or ""}
+        if self.dsn:
+            secrets.update(m.group(1) for m in _DSN_PASSWORDS.finditer(self.dsn))
+        for secret in sorted(filter(None, secrets), key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
 
     @property
     def where(self) -> str:
@@ -290,7 +302,9 @@ class PostgresSink:
         try:
             return psycopg.connect(self.conninfo, autocommit=True, connect_timeout=self.connect_timeout)
         except psycopg.OperationalError as exc:
-            raise TransientError(f"cannot connect to PostgreSQL at {self.where}: {_one_line(exc)}") from None
+            raise TransientError(
+                f"cannot connect to PostgreSQL at {self.where}: {self._scrub(_one_line(exc))}"
+            ) from None
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -307,8 +321,8 @@ class PostgresSink:
         except psycopg.Error as exc:
             if is_transient(exc):
                 self.close()
-                raise TransientError(f"PostgreSQL at {self.where}: {_one_line(exc)}") from exc
-            raise RunError(f"PostgreSQL at {self.where}: {_one_line(exc)}") from exc
+                raise TransientError(f"PostgreSQL at {self.where}: {self._scrub(_one_line(exc))}") from exc
+            raise RunError(f"PostgreSQL at {self.where}: {self._scrub(_one_line(exc))}") from exc
 
     def _ensure_offsets_table(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(

@@ -212,3 +212,19 @@ def test_password_is_not_in_repr(pg_dsn):
     s = PostgresSink(host="db.example.com", dbname="museum", user="u", password="hunter2", table="t")
     assert "hunter2" not in repr(s)
     assert "hunter2" in s.conninfo
+
+
+def test_wrong_password_message_names_no_password(pg_server):
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(pg_server)
+    s = PostgresSink(
+        host="127.0.0.1", port=1, dbname="x", user="u", password="Sup3r-s3cret", table="t", connect_timeout=2
+    )
+    with pytest.raises(TransientError) as exc:
+        s.open()
+    assert "Sup3r-s3cret" not in str(exc.value)
+    assert "cannot connect to PostgreSQL at 127.0.0.1:1/x" in str(exc.value)
+    assert info  # the server fixture is up; the sink was pointed at a closed port on purpose
+    scrubbed = PostgresSink(dsn="postgresql://u:Sup3r-s3cret@db/x", table="t")._scrub("a Sup3r-s3cret b")
+    assert scrubbed == "a *** b"
