@@ -22,6 +22,7 @@ import cattrs
 
 from .environ import read_env_file
 from .errors import ConfigError, Problem
+from .http import HttpOptions
 from .pipeline import BatchOptions, Pipeline
 from .plugins import get_registry
 from .registry import Kind, Registry
@@ -31,7 +32,7 @@ from .yamlfile import Document, KeyPath, parse_document
 __all__ = ["build", "build_component", "load", "load_environment"]
 
 T = TypeVar("T")
-TOP_KEYS = ("name", "source", "validators", "sink", "rejects", "batch", "retry")
+TOP_KEYS = ("name", "source", "validators", "sink", "rejects", "batch", "retry", "http")
 
 
 def load(
@@ -116,10 +117,18 @@ def build(doc: Document, registry: Registry, *, default_name: str = "pipeline") 
 
     batch = _options(doc, "batch", BatchOptions, problems)
     retry = _options(doc, "retry", RetryPolicy, problems)
+    http = _options(doc, "http", HttpOptions, problems) if data.get("http") is not None else None
     if problems:
         raise ConfigError(problems)
     return Pipeline(
-        name=name, source=source, validators=validators, sink=sink, rejects=rejects, batch=batch, retry=retry
+        name=name,
+        source=source,
+        validators=validators,
+        sink=sink,
+        rejects=rejects,
+        batch=batch,
+        retry=retry,
+        http=http,
     )
 
 

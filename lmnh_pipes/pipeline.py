@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
 
+from .http import HttpOptions
 from .interfaces import Sink, Source, Validator
+from .metrics import Metrics
 from .records import Record
 from .report import RunReport
 from .retry import RetryPolicy
@@ -39,6 +41,7 @@ class Pipeline:
     rejects: Sink | None = None
     batch: BatchOptions = attrs.field(factory=BatchOptions)
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    http: HttpOptions | None = None
     name: str = "pipeline"
 
     def run(
@@ -49,10 +52,13 @@ class Pipeline:
         stop: threading.Event | None = None,
         handle_signals: bool = True,
         shutdown_timeout: float = 30.0,
+        metrics: Metrics | None = None,
+        on_batch: Callable[[RunReport], None] | None = None,
     ) -> RunReport:
         """Open everything, run until the source ends, ``limit`` records were read, nothing came for
         ``idle_timeout`` seconds, ``stop`` is set, or SIGINT/SIGTERM; then drain, close, and return the report.
         After a stop, an outage is retried for at most ``shutdown_timeout`` seconds before the run fails.
+        ``metrics`` (optional) is kept up to date as the run goes; ``on_batch`` is called after every batch.
 
         Raises :class:`~lmnh_pipes.errors.ConfigError` if a component finds its configuration wrong when opened,
         and :class:`~lmnh_pipes.errors.RunError` if the run failed (the batch in hand was not acknowledged).
@@ -66,6 +72,8 @@ class Pipeline:
             stop=stop,
             handle_signals=handle_signals,
             shutdown_timeout=shutdown_timeout,
+            metrics=metrics,
+            on_batch=on_batch,
         )
 
     def validate(self, items: Iterable[Any]) -> list[Record]:

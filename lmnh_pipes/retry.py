@@ -33,7 +33,13 @@ class RetryPolicy:
     max_backoff: float = attrs.field(default=10.0, validator=_positive)
     max_elapsed: float = attrs.field(default=300.0, validator=_positive)
 
-    def call(self, what: str, fn: Callable[[], T], give_up: Callable[[], bool] | None = None) -> T:
+    def call(
+        self,
+        what: str,
+        fn: Callable[[], T],
+        give_up: Callable[[], bool] | None = None,
+        on_retry: Callable[[TransientError], None] | None = None,
+    ) -> T:
         """Call ``fn`` until it returns; a :class:`TransientError` is retried, anything else propagates.
 
         Raises :class:`RunError` when ``max_elapsed`` has passed, or as soon as ``give_up()`` is true (a
@@ -48,6 +54,8 @@ class RetryPolicy:
                 elapsed = time.monotonic() - start
                 if elapsed >= self.max_elapsed or (give_up is not None and give_up()):
                     raise RunError(f"{what} still failing after {elapsed:.0f} s: {exc}") from exc
+                if on_retry is not None:
+                    on_retry(exc)
                 delay = random.uniform(0, min(self.max_backoff, self.initial * 2**attempt))
                 attempt += 1
                 log.warning("%s failed (%s); retry %d in %.2f s", what, exc, attempt, delay)

@@ -87,6 +87,14 @@ class KafkaSource(Connection):
         """Before giving partitions up in a rebalance, call ``drain`` so that everything read is written."""
         self._drain = drain
 
+    def ready(self) -> bool:
+        """True once partitions are assigned to this member (for ``/ready``)."""
+        return bool(self._assigned)
+
+    def committed_positions(self) -> dict[tuple[str, int], int]:
+        """The next offset committed per partition (for ``/metrics``)."""
+        return dict(self._committed)
+
     def use_position_store(self, store: PositionStore, pipeline: str) -> None:
         """On every assignment, start each partition at the position ``store`` holds for ``pipeline``."""
         self._store = (store, pipeline)

@@ -142,3 +142,55 @@ def test_wrong_scram_credentials_fail_fast_naming_sasl(tmp_path):
         assert "wrong-password-123" not in str(exc.value)
     finally:
         broker.stop()
+
+
+def test_metrics_show_readiness_and_committed_offsets_per_partition(tansu, topic_name):
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from lmnh_pipes import RunReport
+    from lmnh_pipes.http import HttpOptions
+    from lmnh_pipes.metrics import Metrics
+    from tests.fixtures.kafka import free_port
+
+    tansu.create_topic(topic_name, partitions=2)
+    tansu.produce(topic_name, [b'{"n": %d}' % i for i in range(100)], partitions=2)
+    port = free_port()
+
+    def status(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, ""
+
+    metrics = Metrics(RunReport(pipeline="p"))
+    stop = threading.Event()
+    pipeline = Pipeline(
+        source=source(tansu, topic_name, "g-metrics"),
+        sink=ListSink(),
+        name="p",
+        batch=BatchOptions(max_wait=0.1),
+        http=HttpOptions(address=f"127.0.0.1:{port}"),
+    )
+    thread = threading.Thread(target=lambda: pipeline.run(stop=stop, metrics=metrics, handle_signals=False))
+    thread.start()
+    try:
+        codes = set()
+        deadline = time.monotonic() + 30
+        while metrics.report.written < 100:
+            assert time.monotonic() < deadline
+            codes.add(status("/ready")[0])
+            time.sleep(0.05)
+        assert codes >= {503}, "ready before partitions were assigned"
+        time.sleep(0.5)
+        code, text = status("/metrics")
+        assert status("/ready")[0] == 200
+        for partition in (0, 1):
+            assert (
+                f'lmnh_pipes_committed_offset{{pipeline="p",topic="{topic_name}",partition="{partition}"}} 50' in text
+            )
+    finally:
+        stop.set()
+        thread.join(30)
