@@ -94,7 +94,7 @@ def test_ready_is_503_before_the_run_and_server_closes_after():
     stop.set()
     thread.join(10)
     assert not metrics.ready
-    with pytest.raises(OSError):
+    with pytest.raises(urllib.error.URLError, match="refused"):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
 
 

@@ -186,6 +186,7 @@ def test_metrics_show_readiness_and_committed_offsets_per_partition(tansu, topic
         assert codes >= {503}, "ready before partitions were assigned"
         time.sleep(0.5)
         code, text = status("/metrics")
+        assert code == 200
         assert status("/ready")[0] == 200
         for partition in (0, 1):
             assert (
