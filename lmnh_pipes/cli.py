@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import traceback
 from pathlib import Path
@@ -14,8 +13,11 @@ import click
 from .config import load
 from .errors import ConfigError, LmnhPipesError
 from .interfaces import OnlineCheck
+from .logs import PipelineFilter, setup_logging
 from .pipeline import Pipeline
 from .plugins import get_registry
+from .progress import Progress
+from .tap import record_json, tap
 
 __all__ = ["main"]
 
@@ -41,11 +43,17 @@ _traceback_opt = click.option("--traceback", is_flag=True, help="Show the traceb
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
-def main(log_level: str) -> None:
+@click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    help="json: one object per line (level, message, pipeline, component, record coordinates).",
+)
+@click.pass_context
+def main(ctx: click.Context, log_level: str, log_format: str) -> None:
     """Run plug-in pipelines: a source, a chain of validators, and sinks for accepted and rejected records."""
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    ctx.obj = setup_logging(log_level, log_format)
 
 
 @main.command()
@@ -67,6 +75,19 @@ def main(log_level: str) -> None:
     help="After SIGINT/SIGTERM, how long an outage may delay the final write before the run fails.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="A live progress line on stderr (default: when stderr is a terminal).",
+)
+@click.option(
+    "--status-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Without a terminal, log a status line this often (at INFO level).",
+)
 @_env_file_opt
 @_traceback_opt
 def run(
@@ -75,17 +96,26 @@ def run(
     idle_timeout: float | None,
     shutdown_timeout: float,
     as_json: bool,
+    progress: bool | None,
+    status_interval: float,
     env_file: Path | None,
     traceback: bool,
 ) -> None:
     """Build the pipeline and run it until the source ends, --limit, --idle-timeout, or SIGINT/SIGTERM."""
     pipeline = _load(pipeline_file, env_file, traceback)
+    _name_logs(pipeline)
+    live = sys.stderr.isatty() if progress is None else progress
+    size_hint = getattr(pipeline.source, "size_hint", None)
+    show = Progress(sys.stderr, live=live, total=size_hint() if callable(size_hint) else None, interval=status_interval)
     try:
-        report = pipeline.run(limit=limit, idle_timeout=idle_timeout, shutdown_timeout=shutdown_timeout)
+        report = pipeline.run(limit=limit, idle_timeout=idle_timeout, shutdown_timeout=shutdown_timeout, on_batch=show)
     except ConfigError as exc:
+        show.finish()
         _fail(exc, EXIT_CONFIG, traceback)
     except LmnhPipesError as exc:
+        show.finish()
         _fail(exc, EXIT_RUN_FAILED, traceback, prefix="run failed: ")
+    show.finish()
     click.echo(json.dumps(report.to_dict()) if as_json else str(report))
 
 
@@ -123,6 +153,64 @@ def _check_online(pipeline: Pipeline) -> list[str]:
         except Exception as exc:
             problems.append(f"{role}: cannot connect: {exc}")
     return problems
+
+
+@main.command(name="tap")
+@_pipeline_arg
+@click.option(
+    "--after",
+    required=True,
+    metavar="VALIDATOR",
+    help="The validator (its name, or its 0-based position) whose output to show.",
+)
+@click.option("--rejected", is_flag=True, help="Show the records rejected up to that stage, with their reasons.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after showing N records.")
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Stop when no record has come for this long.",
+)
+@_env_file_opt
+@_traceback_opt
+def tap_command(
+    pipeline_file: Path,
+    after: str,
+    rejected: bool,
+    limit: int | None,
+    idle_timeout: float | None,
+    env_file: Path | None,
+    traceback: bool,
+) -> None:
+    """Print the records leaving one validator, as JSON lines, without writing or committing anything."""
+    pipeline = _load(pipeline_file, env_file, traceback)
+    _name_logs(pipeline)
+    try:
+        shown = tap(
+            pipeline,
+            after,
+            lambda r: click.echo(record_json(r)),
+            rejected=rejected,
+            limit=limit,
+            idle_timeout=idle_timeout,
+        )
+    except ConfigError as exc:
+        _fail(exc, EXIT_CONFIG, traceback)
+    except LmnhPipesError as exc:
+        _fail(exc, EXIT_RUN_FAILED, traceback, prefix="tap failed: ")
+    except Exception as exc:
+        _fail(LmnhPipesError(f"{type(exc).__name__}: {exc}"), EXIT_RUN_FAILED, traceback, prefix="tap failed: ")
+    click.echo(
+        f"{shown} record{'s' if shown != 1 else ''} {'rejected' if rejected else 'accepted'} up to {after}", err=True
+    )
+
+
+def _name_logs(pipeline: Pipeline) -> None:
+    ctx = click.get_current_context(silent=True)
+    stamp = ctx.find_object(PipelineFilter) if ctx is not None else None
+    if stamp is not None:
+        stamp.pipeline = pipeline.name
 
 
 @main.command()

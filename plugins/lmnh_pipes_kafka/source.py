@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -86,6 +87,10 @@ class KafkaSource(Connection):
     def drain_with(self, drain: Callable[[], None]) -> None:
         """Before giving partitions up in a rebalance, call ``drain`` so that everything read is written."""
         self._drain = drain
+
+    def for_tap(self) -> KafkaSource:
+        """A copy in a consumer group of its own, for ``lmnh-pipes tap``: the pipeline's group is left alone."""
+        return attrs.evolve(self, group_id=f"{self.group_id}-tap-{os.getpid()}-{int(time.time())}")
 
     def ready(self) -> bool:
         """True once partitions are assigned to this member (for ``/ready``)."""

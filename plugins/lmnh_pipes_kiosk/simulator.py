@@ -130,6 +130,10 @@ class KioskSimulator:
             self._seq += 1
             yield message
 
+    def size_hint(self) -> int | None:
+        """How many records this source will give, for a progress display: ``count``."""
+        return self.count
+
     def open(self) -> None:
         return None
 
