@@ -73,6 +73,9 @@ class KafkaSource(Connection):
             "auto.offset.reset": self.auto_offset_reset,
             # librdkafka's default of 1000 ms caps a Python consumer near 135k msg/s; 10 ms gives about 3x.
             "fetch.queue.backoff.ms": 10,
+            # A sink outage is retried without reading (up to retry.max_elapsed, 300 s by default); the member
+            # must keep its partitions meanwhile, so allow longer than that between reads.
+            "max.poll.interval.ms": 600_000,
         }
         conf.update(self.settings())
         conf.update(
