@@ -27,7 +27,7 @@ from .pipeline import BatchOptions, Pipeline
 from .plugins import get_registry
 from .registry import Kind, Registry
 from .retry import RetryPolicy
-from .yamlfile import Document, KeyPath, parse_document
+from .yamlfile import Document, Interpolated, KeyPath, parse_document, typed_scalar
 
 __all__ = ["build", "build_component", "load", "load_environment"]
 
@@ -206,8 +206,12 @@ def _convert_options(
             )
             continue
         hint = hints.get(key, Any)
+        if isinstance(value, Interpolated) and value == "" and type(None) in typing.get_args(hint):
+            kwargs[key] = None  # ${RATE:-} is "not set" for an optional option
+            continue
         try:
-            kwargs[key] = _converter.structure(value, hint) if hint is not Any else value
+            kwargs[key] = _converter.structure(value, hint) if hint is not Any else str(value) if isinstance(
+                value, Interpolated) else value
         except Exception as exc:
             problems.append(
                 doc.problem((*path, key), f"expected {_type_name(hint)}, found {value!r}", _first_message(exc))
@@ -246,31 +250,40 @@ def _type_hints(factory: Callable[..., Any]) -> dict[str, Any]:
 
 def _strict_str(value: Any, _: type) -> str:
     if isinstance(value, str):
-        return value
+        return str(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)  # a numeric password or group id written without quotes
     raise TypeError(f"expected a string, found {_kind(value)}")
 
 
+def _typed(value: Any) -> Any:
+    # A value that came from a variable is text; where an option asks for a number or a boolean, read it as YAML.
+    return typed_scalar(value) if isinstance(value, Interpolated) else value
+
+
 def _strict_int(value: Any, _: type) -> int:
+    value = _typed(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise TypeError(f"expected an integer, found {_kind(value)}")
 
 
 def _strict_float(value: Any, _: type) -> float:
+    value = _typed(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     raise TypeError(f"expected a number, found {_kind(value)}")
 
 
 def _int_or_float(value: Any, _: Any) -> int | float:
+    value = _typed(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
     raise TypeError(f"expected a number, found {_kind(value)}")
 
 
 def _strict_bool(value: Any, _: type) -> bool:
+    value = _typed(value)
     if isinstance(value, bool):
         return value
     raise TypeError(f"expected true or false, found {_kind(value)}")

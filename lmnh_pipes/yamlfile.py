@@ -1,8 +1,9 @@
 """Reading a pipeline file: YAML with every key's line kept, and ``${VAR}`` interpolation.
 
 The loader follows YAML 1.2 for numbers (``08:45`` is a string, not the sexagesimal 525 of YAML 1.1), refuses
-duplicate keys, and interpolates every string scalar. A plain (unquoted) scalar that was interpolated is then
-typed as if it had been written out: ``max_records: ${N:-5000}`` is the integer 5000.
+duplicate keys, and interpolates every string scalar. An interpolated value stays text, marked
+:class:`Interpolated`; an option that asks for a number or a boolean reads it as YAML would, so
+``max_records: ${N:-5000}`` is the integer 5000 while ``password: ${PASSWORD}`` keeps ``0123`` as it is.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import yaml
 from .environ import InterpolationError, interpolate
 from .errors import ConfigError, Problem
 
-__all__ = ["Document", "KeyPath", "format_path", "parse_document"]
+__all__ = ["Document", "Interpolated", "KeyPath", "format_path", "parse_document", "typed_scalar"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -160,9 +161,26 @@ def _convert(
             if not any(p.line == problem.line and p.message == problem.message for p in problems):
                 problems.append(problem)
             return value
-        if isinstance(node, yaml.ScalarNode) and node.style is None and new != value:
-            tag = loader.resolve(yaml.ScalarNode, new, (True, False))  # type: ignore[no-untyped-call]
-            if tag != "tag:yaml.org,2002:str":
-                return loader.construct_object(yaml.ScalarNode(tag, new), deep=True)
+        if new != value:
+            return Interpolated(new)
         return new
     return value
+
+
+class Interpolated(str):
+    """A string that came (in part) from a variable. It stays text (a password ``0123`` is not the number 123);
+    an option that asks for a number or a boolean reads it as YAML would: see :func:`typed_scalar`."""
+
+    __slots__ = ()
+
+
+def typed_scalar(text: str) -> Any:
+    """What YAML (1.2 numbers) makes of ``text`` written as a plain scalar: an int, float, bool, None or str."""
+    loader = _Loader("")
+    try:
+        tag = loader.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+        return loader.construct_object(yaml.ScalarNode(tag, text), deep=True)
+    except (yaml.YAMLError, ValueError, TypeError):
+        return text
+    finally:
+        loader.dispose()

@@ -180,3 +180,13 @@ def test_retry_options(registry, write):
     with pytest.raises(ConfigError) as exc:
         load(path, registry=registry, environ={})
     assert problems(exc) == [f"{path}:13: retry.max_elapsed: max_elapsed must be positive, found 0.0"]
+
+
+def test_variables_stay_text_unless_an_option_asks_for_a_number(registry, write):
+    text = GOOD.replace("name: demo", "name: ${PIPE}").replace("max_records: 10", "max_records: ${N}")
+    text = text.replace("items: ['{\"a\": 1}']", "items: [\"${ITEM}\"]")
+    pipeline = load(write(text), registry=registry, environ={"PIPE": "0123", "N": "0x10", "ITEM": "null"})
+    assert pipeline.name == "0123"
+    assert pipeline.batch.max_records == 16
+    assert list(pipeline.source.items) == ["null"]
+    assert type(pipeline.name) is str
