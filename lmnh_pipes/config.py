@@ -92,7 +92,7 @@ def build(doc: Document, registry: Registry, *, default_name: str = "pipeline") 
         # x-... keys hold YAML anchors shared by several components, as in docker compose files.
         if key not in TOP_KEYS and not key.startswith("x-"):
             problems.append(doc.problem((key,), f"unknown key {key!r}", _did_you_mean(key, TOP_KEYS)))
-    name = data.get("name", default_name)
+    name = _plain(data.get("name", default_name))
     if not isinstance(name, str) or not name:
         problems.append(doc.problem(("name",), f"expected a non-empty string, found {name!r}"))
         name = default_name
@@ -210,8 +210,7 @@ def _convert_options(
             kwargs[key] = None  # ${RATE:-} is "not set" for an optional option
             continue
         try:
-            kwargs[key] = _converter.structure(value, hint) if hint is not Any else str(value) if isinstance(
-                value, Interpolated) else value
+            kwargs[key] = _plain(_converter.structure(value, hint) if hint is not Any else value)
         except Exception as exc:
             problems.append(
                 doc.problem((*path, key), f"expected {_type_name(hint)}, found {value!r}", _first_message(exc))
@@ -254,6 +253,17 @@ def _strict_str(value: Any, _: type) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)  # a numeric password or group id written without quotes
     raise TypeError(f"expected a string, found {_kind(value)}")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every :class:`Interpolated` string made a plain ``str`` (components see no marker)."""
+    if isinstance(value, Interpolated):
+        return str(value)
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    return value
 
 
 def _typed(value: Any) -> Any:
