@@ -27,6 +27,9 @@ T = TypeVar("T")
 
 # The password of a URI (scheme://user:PASSWORD@host) or of a key=value string (password=PASSWORD).
 _DSN_PASSWORDS = re.compile(r"://[^:/@\s]*:([^@\s]+)@|\bpassword\s*=\s*('[^']*'|\S+)")
+#: invalid_authorization_specification, invalid_password, invalid_catalog_name (no such database)
+_LOGIN_REFUSED = frozenset({"28000", "28P01", "3D000"})
+_LOGIN_REFUSED_TEXT = ("password authentication failed", "no password supplied", "does not exist")
 _TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name", "citext"})
 _JSON_TYPES = frozenset({"json", "jsonb"})
 
@@ -82,6 +85,7 @@ class PostgresSink:
     _targets: dict[str, _Target] = attrs.field(factory=dict, init=False, repr=False)
     _lookups: dict[tuple[str, str, str], dict[Any, Any]] = attrs.field(factory=dict, init=False, repr=False)
     _conn: psycopg.Connection[Any] | None = attrs.field(default=None, init=False, repr=False)
+    _offsets_ready: bool = attrs.field(default=False, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self._specs = parse_tables(
@@ -135,10 +139,17 @@ class PostgresSink:
     # -- lifecycle --
 
     def open(self) -> None:
-        conn = self._connection()
-        self._ensure_offsets_table(conn)
-        problems = self._prepare(conn)
+        try:
+            conn = self._connection()
+            problems = self._prepare(conn)
+        except psycopg.Error as exc:
+            self.close()
+            raise self._classify(exc) from exc
+        except BaseException:
+            self.close()
+            raise
         if problems:
+            self.close()
             raise ConfigError(problems[0] if len(problems) == 1 else "; ".join(problems))
 
     def check_online(self) -> None:
@@ -186,6 +197,7 @@ class PostgresSink:
             self._store_positions(cur, pipeline, {k: v for k, v in ends.items() if v > stored.get(k, -1)})
             return written
 
+        self._ensure_offsets_table()
         return self._in_transaction(transaction)
 
     def stored_positions(self, pipeline: str, partitions: Sequence[tuple[str, int]]) -> Positions:
@@ -201,6 +213,7 @@ class PostgresSink:
             cur.execute(query, (pipeline, topics, parts))
             return {(t, p): o for t, p, o in cur.fetchall()}
 
+        self._ensure_offsets_table()
         return self._in_transaction(read)
 
     def copy_records(self, cur: psycopg.Cursor[Any], records: Sequence[Record]) -> int:
@@ -250,6 +263,14 @@ class PostgresSink:
         return self._copy_isolating(cur, target, rows[:middle]) + self._copy_isolating(cur, target, rows[middle:])
 
     def _copy(self, cur: psycopg.Cursor[Any], target: _Target, rows: list[list[Any]]) -> None:
+        if target.stage_table is not None:
+            # Temporary tables live as long as their connection: create it in every transaction, as a
+            # reconnection after an outage starts without it.
+            cur.execute(
+                sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS").format(
+                    target.stage_table, target.spec.identifier
+                )
+            )
         with cur.copy(target.copy) as copy:
             if self.copy_format == "binary":
                 copy.set_types(list(target.types))
@@ -302,9 +323,11 @@ class PostgresSink:
         try:
             return psycopg.connect(self.conninfo, autocommit=True, connect_timeout=self.connect_timeout)
         except psycopg.OperationalError as exc:
-            raise TransientError(
-                f"cannot connect to PostgreSQL at {self.where}: {self._scrub(_one_line(exc))}"
-            ) from None
+            reason = self._scrub(_one_line(exc))
+            if exc.sqlstate in _LOGIN_REFUSED or any(text in reason for text in _LOGIN_REFUSED_TEXT):
+                # A wrong password or a missing database does not heal by waiting.
+                raise RunError(f"PostgreSQL at {self.where} refused the login: {reason}") from None
+            raise TransientError(f"cannot connect to PostgreSQL at {self.where}: {reason}") from None
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -319,20 +342,35 @@ class PostgresSink:
             with conn.transaction(), conn.cursor() as cur:
                 return fn(cur)
         except psycopg.Error as exc:
-            if is_transient(exc):
-                self.close()
-                raise TransientError(f"PostgreSQL at {self.where}: {self._scrub(_one_line(exc))}") from exc
-            raise RunError(f"PostgreSQL at {self.where}: {self._scrub(_one_line(exc))}") from exc
+            raise self._classify(exc) from exc
 
-    def _ensure_offsets_table(self, conn: psycopg.Connection[Any]) -> None:
-        conn.execute(
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} (pipeline text NOT NULL, topic text NOT NULL,"
-                " partition integer NOT NULL, next_offset bigint NOT NULL,"
-                " updated_at timestamptz NOT NULL DEFAULT now(),"
-                " PRIMARY KEY (pipeline, topic, partition))"
-            ).format(self._offsets_identifier)
-        )
+    def _classify(self, exc: psycopg.Error) -> Exception:
+        """An outage (retried, on a new connection), a privilege problem (configuration), or a failure."""
+        message = f"PostgreSQL at {self.where}: {self._scrub(_one_line(exc))}"
+        if is_transient(exc):
+            self.close()
+            return TransientError(message)
+        if exc.sqlstate == "42501":
+            return ConfigError(f"{message} (grant the privilege, or create the table beforehand)")
+        return RunError(message)
+
+    def _ensure_offsets_table(self) -> None:
+        # Created on first use, not at open: a sink that never stores positions needs no CREATE privilege. Not
+        # inside the batch's transaction either, which a refused record rolls back.
+        if self._offsets_ready:
+            return
+        try:
+            self._connection().execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (pipeline text NOT NULL, topic text NOT NULL,"
+                    " partition integer NOT NULL, next_offset bigint NOT NULL,"
+                    " updated_at timestamptz NOT NULL DEFAULT now(),"
+                    " PRIMARY KEY (pipeline, topic, partition))"
+                ).format(self._offsets_identifier)
+            )
+        except psycopg.Error as exc:
+            raise self._classify(exc) from exc
+        self._offsets_ready = True
 
     def _lock_positions(
         self, cur: psycopg.Cursor[Any], pipeline: str, partitions: Sequence[tuple[str, int]]
@@ -393,11 +431,6 @@ class PostgresSink:
             into: sql.Composable = spec.identifier
             if spec.on_conflict != "error":
                 stage_table = sql.Identifier(f"_lmnh_stage_{len(self._targets)}_{spec.table.replace('.', '_')}")
-                conn.execute(
-                    sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS)").format(
-                        stage_table, spec.identifier
-                    )
-                )
                 action: sql.Composable = sql.SQL("DO NOTHING")
                 if spec.on_conflict == "update":
                     updates = [c.name for c in columns if c.name not in spec.conflict_key]
@@ -406,14 +439,14 @@ class PostgresSink:
                             sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in updates
                         )
                     )
-                stage = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
-                    spec.identifier,
-                    names,
-                    names,
-                    stage_table,
-                    sql.SQL(", ").join(sql.Identifier(k) for k in spec.conflict_key),
-                    action,
-                )
+                key = sql.SQL(", ").join(sql.Identifier(k) for k in spec.conflict_key)
+                # A key twice in one batch: the last row wins (ctid follows the order rows were copied in), as
+                # one INSERT ... ON CONFLICT DO UPDATE cannot touch a row twice.
+                stage = sql.SQL(
+                    "INSERT INTO {} ({}) SELECT {} FROM "
+                    "(SELECT DISTINCT ON ({}) * FROM {} ORDER BY {}, ctid DESC) AS s "
+                    "ON CONFLICT ({}) {}"
+                ).format(spec.identifier, names, names, key, stage_table, key, key, action)
                 into = stage_table
             self._targets[value] = _Target(
                 spec=spec,
@@ -457,10 +490,13 @@ def _identity(value: Any) -> Any:
 
 
 def _to_text(value: Any) -> Any:
-    if value is None or isinstance(value, str):
+    # PostgreSQL text cannot hold NUL: it is written \x00, as other bytes that are not UTF-8 are.
+    if value is None:
         return value
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00") if "\x00" in value else value
     if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
+        return value.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)

@@ -228,3 +228,52 @@ def test_wrong_password_message_names_no_password(pg_server):
     assert info  # the server fixture is up; the sink was pointed at a closed port on purpose
     scrubbed = PostgresSink(dsn="postgresql://u:Sup3r-s3cret@db/x", table="t")._scrub("a Sup3r-s3cret b")
     assert scrubbed == "a *** b"
+
+
+def test_upsert_survives_a_reconnect_and_a_key_twice_in_one_batch(db):
+    s = PostgresSink(
+        dsn=db,
+        table="exhibition_file",
+        conflict_key=["exhibition_public_id"],
+        on_conflict="update",
+        columns={
+            "exhibition_public_id": "id",
+            "exhibition_name": "name",
+            "floor_name": "floor",
+            "department_name": "dept",
+            "start_date": "start",
+            "description": "d",
+        },
+    )
+    s.open()
+
+    def row(name: str) -> Record:
+        return Record.of({"id": "EXH_08", "name": name, "floor": "1", "dept": "Zoology", "start": "01/02/25", "d": "x"})
+
+    s.write([row("first"), row("second")])
+    rows(
+        db,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    with pytest.raises(TransientError):
+        s.write([row("third")])
+    s.write([row("third")])
+    s.close()
+    assert rows(db, "SELECT exhibition_name FROM exhibition WHERE exhibition_public_id = 'EXH_08'") == [("third",)]
+
+
+def test_nul_bytes_go_into_text_columns_escaped(db):
+    execute(db, "CREATE TABLE t (note text, raw text)")
+    s = PostgresSink(dsn=db, table="t")
+    s.open()
+    s.write([Record(value={"note": "a\x00b"}, raw=b"x\x00y\xff")])
+    s.close()
+    assert rows(db, "SELECT note, raw FROM t") == [("a\\x00b", "x\\x00y\\xff")]
+
+
+def test_a_sink_that_stores_no_positions_needs_no_offsets_table(db):
+    s = PostgresSink(dsn=db, table="kiosk_reject")
+    s.open()
+    s.close()
+    assert rows(db, "SELECT to_regclass('lmnh_pipes_offsets') IS NULL") == [(True,)]
