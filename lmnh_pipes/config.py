@@ -54,6 +54,10 @@ def load(
         raise ConfigError(
             [Problem(message=f"cannot read the pipeline file: {exc.strerror or exc}", file=str(path))]
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [Problem(message=f"the pipeline file is not UTF-8 text (byte {exc.start})", file=str(path))]
+        ) from None
     env = load_environment(file, env_file, environ)
     doc = parse_document(text, str(path), env)
     return build(doc, registry if registry is not None else get_registry(), default_name=file.stem)
@@ -69,6 +73,10 @@ def load_environment(
     if env_file is not None:
         try:
             env.update(read_env_file(Path(env_file)))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                [Problem(message=f"the env file is not UTF-8 text (byte {exc.start})", file=str(env_file))]
+            ) from None
         except OSError as exc:
             raise ConfigError(
                 [Problem(message=f"cannot read the env file: {exc.strerror or exc}", file=str(env_file))]
@@ -76,7 +84,12 @@ def load_environment(
     else:
         for candidate in (pipeline_file.parent / ".env", Path.cwd() / ".env"):
             if candidate.is_file():
-                env.update(read_env_file(candidate))
+                try:
+                    env.update(read_env_file(candidate))
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise ConfigError(
+                        [Problem(message=f"cannot read the env file: {exc}", file=str(candidate))]
+                    ) from None
                 break
     env.update(os.environ if environ is None else environ)
     return env
@@ -183,7 +196,7 @@ def _blame(path: KeyPath, options: Mapping[str, Any], exc: BaseException | str) 
     """The option an error message starts with (attrs validators name their attribute first), else the mapping."""
     text = str(exc)
     for key in options:
-        if text.startswith((f"{key} ", f"'{key}'")):
+        if text.startswith((f"{key} ", f"'{key}'", f"{key}:", f"{key}.", f"{key}[")):
             return (*path, key)
     return path
 

@@ -59,6 +59,7 @@ def interpolate(text: str, env: Mapping[str, str]) -> str:
     return "".join(out)
 
 
+_QUOTED = re.compile(r"""(["'])(.*?)\1\s*(?:#.*)?""", re.DOTALL)
 _LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*?)\s*")
 
 
@@ -76,8 +77,9 @@ def read_env_file(path: str | Path) -> dict[str, str]:
         if m is None:
             continue
         key, value = m.group(1), m.group(2)
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            quote, value = value[0], value[1:-1]
+        quoted = _QUOTED.fullmatch(value)
+        if quoted is not None:
+            quote, value = quoted.group(1), quoted.group(2)
             if quote == '"':
                 value = (
                     value.replace("\\\\", "\0")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from importlib.metadata import entry_points
 from typing import Any
 
 import pluggy
@@ -30,14 +31,20 @@ def get_plugin_manager(extra: Iterable[Any] = (), *, load_entry_points: bool = T
     pm.add_hookspecs(hookspecs)
     if load_entry_points:
         allowed = _allowed()
-        try:
-            if allowed is None:
-                pm.load_setuptools_entrypoints(hookspecs.PROJECT)
-            else:
-                for name in sorted(allowed):
-                    pm.load_setuptools_entrypoints(hookspecs.PROJECT, name=name)
-        except Exception as exc:
-            raise PluginError(f"a plug-in failed to load: {exc!r}") from exc
+        installed = {ep.name: ep for ep in entry_points(group=hookspecs.PROJECT)}
+        if allowed is not None and allowed - set(installed):
+            unknown = ", ".join(sorted(allowed - set(installed)))
+            raise PluginError(
+                f"{ALLOW_VARIABLE} names {unknown}, which no installed plug-in is called; "
+                f"installed: {', '.join(sorted(installed)) or 'none'}"
+            )
+        for name in sorted(installed):
+            if allowed is not None and name not in allowed:
+                continue
+            try:
+                pm.load_setuptools_entrypoints(hookspecs.PROJECT, name=name)
+            except Exception as exc:
+                raise PluginError(f"plug-in {name!r} ({installed[name].value}) failed to load: {exc!r}") from exc
     for plugin in extra:
         pm.register(plugin)
     pm.check_pending()

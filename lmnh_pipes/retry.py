@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -19,8 +20,8 @@ log = logging.getLogger("lmnh_pipes.retry")
 
 
 def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be positive, found {value}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name} must be a positive number, found {value}")
 
 
 @attrs.frozen(kw_only=True)
@@ -39,6 +40,7 @@ class RetryPolicy:
         fn: Callable[[], T],
         give_up: Callable[[], bool] | None = None,
         on_retry: Callable[[TransientError], None] | None = None,
+        sleep: Callable[[float], object] = time.sleep,
     ) -> T:
         """Call ``fn`` until it returns; a :class:`TransientError` is retried, anything else propagates.
 
@@ -56,7 +58,7 @@ class RetryPolicy:
                     raise RunError(f"{what} still failing after {elapsed:.0f} s: {exc}") from exc
                 if on_retry is not None:
                     on_retry(exc)
-                delay = random.uniform(0, min(self.max_backoff, self.initial * 2**attempt))
+                delay = random.uniform(0, min(self.max_backoff, self.initial * 2 ** min(attempt, 32)))
                 attempt += 1
                 log.warning("%s failed (%s); retry %d in %.2f s", what, exc, attempt, delay)
-                time.sleep(min(delay, max(0.0, self.max_elapsed - elapsed)))
+                sleep(min(delay, max(0.0, self.max_elapsed - elapsed)))

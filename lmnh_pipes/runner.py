@@ -107,6 +107,12 @@ class _Retry:
             self._stopped_at = time.monotonic()
         return time.monotonic() - self._stopped_at >= self.shutdown_timeout
 
+    def remaining(self) -> float:
+        """Seconds left of the shutdown time (all of it while no stop was asked for)."""
+        if self._stopped_at is None:
+            return self.shutdown_timeout
+        return self.shutdown_timeout - (time.monotonic() - self._stopped_at)
+
     def call(self, what: str, fn: Callable[[], T]) -> T:
         def counted(exc: BaseException) -> None:
             with self.metrics.lock:
@@ -115,7 +121,15 @@ class _Retry:
             if what.startswith("writing"):
                 self.metrics.sink_ok = False
 
-        return self.policy.call(what, fn, self.give_up, on_retry=counted)
+        def sleep(seconds: float) -> None:
+            # A stop wakes the back-off at once, so that the shutdown time counts from the stop itself.
+            if not self.stop.is_set():
+                if self.stop.wait(seconds):
+                    self.give_up()
+                return
+            time.sleep(min(seconds, max(0.0, self.remaining())))
+
+        return self.policy.call(what, fn, self.give_up, on_retry=counted, sleep=sleep)
 
 
 @attrs.define(kw_only=True)

@@ -105,7 +105,10 @@ def parse_document(text: str, file: str, env: Mapping[str, str]) -> Document:
     problems: list[Problem] = []
     if node is None:
         return Document(data=None, file=file, lines=lines)
-    data = _convert(node, (), loader, env, lines, problems, file)
+    try:
+        data = _convert(node, (), loader, env, lines, problems, file)
+    except RecursionError:
+        raise ConfigError([Problem(message="nested too deeply (a recursive alias?)", file=file)]) from None
     if problems:
         raise ConfigError(problems)
     return Document(data=data, file=file, lines=lines)
@@ -122,9 +125,14 @@ def _convert(
 ) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
         loader.flatten_mapping(node)
+        # flatten_mapping puts the merged (<<: *anchor) pairs first: a later pair overrides an earlier one, as in
+        # docker compose files, but a key written twice by hand is a mistake.
+        merged = len(node.value) - explicit
         result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        first_explicit: dict[str, int] = {}
+        for index, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node)
             line = key_node.start_mark.line + 1
             if not isinstance(key, str):
@@ -135,6 +143,8 @@ def _convert(
                 )
                 continue
             child = (*path, key)
+            if key in result and (index < merged or first_explicit.get(key) is None):
+                del result[key]
             if key in result:
                 problems.append(
                     Problem(
@@ -147,11 +157,19 @@ def _convert(
                 )
                 continue
             lines[child] = line
+            if index >= merged:
+                first_explicit[key] = line
             result[key] = _convert(value_node, child, loader, env, lines, problems, file)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), loader, env, lines, problems, file) for i, item in enumerate(node.value)]
-    value = loader.construct_object(node, deep=True)
+    try:
+        value = loader.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError) as exc:
+        problems.append(
+            Problem(message=f"invalid value: {exc}", file=file, line=node.start_mark.line + 1, path=format_path(path))
+        )
+        return None
     if isinstance(value, str) and "$" in value:
         try:
             new = interpolate(value, env)

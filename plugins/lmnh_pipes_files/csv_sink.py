@@ -120,7 +120,8 @@ class CsvSink:
     append: bool = False
     delimiter: str = attrs.field(default=",", validator=_check_delimiter)
     encoding: str = attrs.field(default="utf-8", validator=check_encoding)
-    transport_params: dict[str, Any] | None = None
+    # May hold credentials (an S3 secret key, an HTTP password): never in a repr.
+    transport_params: dict[str, Any] | None = attrs.field(default=None, repr=False)
     split_by: str | None = None
 
     _parts: dict[str, CsvSink] = attrs.field(factory=dict, init=False)

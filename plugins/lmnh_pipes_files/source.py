@@ -79,7 +79,8 @@ class FileSource:
     encoding: str = attrs.field(default="utf-8", validator=check_encoding)
     delimiter: str = attrs.field(default=",", validator=_check_delimiter)
     compression: str = attrs.field(default="infer", validator=_check_compression)
-    transport_params: dict[str, Any] | None = None
+    # May hold credentials (an S3 secret key, an HTTP password): never in a repr.
+    transport_params: dict[str, Any] | None = attrs.field(default=None, repr=False)
 
     _files: list[str] = attrs.field(factory=list, init=False)
     _handle: IO[bytes] | None = attrs.field(default=None, init=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Literal
 
 import attrs
@@ -81,7 +82,15 @@ class Connection:
 
 def redact(settings: dict[str, Any]) -> dict[str, Any]:
     """A copy of librdkafka settings with secret values replaced by ``***``."""
-    return {k: ("***" if k in SECRET_SETTINGS and v else v) for k, v in settings.items()}
+    return {k: ("***" if v and _is_secret(k) else v) for k, v in settings.items()}
+
+
+def _is_secret(setting: str) -> bool:
+    return setting in SECRET_SETTINGS or bool(_SECRET_PATTERN.search(setting))
+
+
+# Any password, secret, private key or OAuth configuration, present or future.
+_SECRET_PATTERN = re.compile(r"password|secret|\.pem$|\.key$|oauthbearer\.config|sasl\.jaas")
 
 
 def classify_error(code: int, name: str, text: str) -> Literal["fatal", "outage", "ignore"]:

@@ -107,7 +107,7 @@ def test_invalid_value_from_constructor(registry, write):
     path = write(GOOD.replace("max_wait: 0.5", "max_wait: -1"))
     with pytest.raises(ConfigError) as exc:
         load(path, registry=registry, environ={})
-    assert problems(exc) == [f"{path}:11: batch.max_wait: max_wait must be positive, found -1.0"]
+    assert problems(exc) == [f"{path}:11: batch.max_wait: max_wait must be a positive number, found -1.0"]
 
 
 def test_every_problem_is_reported_at_once(registry, write):
@@ -179,14 +179,47 @@ def test_retry_options(registry, write):
     path = write(GOOD + "retry:\n  max_elapsed: 0\n")
     with pytest.raises(ConfigError) as exc:
         load(path, registry=registry, environ={})
-    assert problems(exc) == [f"{path}:13: retry.max_elapsed: max_elapsed must be positive, found 0.0"]
+    assert problems(exc) == [f"{path}:13: retry.max_elapsed: max_elapsed must be a positive number, found 0.0"]
 
 
 def test_variables_stay_text_unless_an_option_asks_for_a_number(registry, write):
     text = GOOD.replace("name: demo", "name: ${PIPE}").replace("max_records: 10", "max_records: ${N}")
-    text = text.replace("items: ['{\"a\": 1}']", "items: [\"${ITEM}\"]")
+    text = text.replace("items: ['{\"a\": 1}']", 'items: ["${ITEM}"]')
     pipeline = load(write(text), registry=registry, environ={"PIPE": "0123", "N": "0x10", "ITEM": "null"})
     assert pipeline.name == "0123"
     assert pipeline.batch.max_records == 16
     assert list(pipeline.source.items) == ["null"]
     assert type(pipeline.name) is str
+
+
+def test_merge_keys_can_be_overridden(registry, write):
+    text = "x-sink: &s\n  type: memory\n  fail_on: 9\n" + GOOD.replace(
+        "sink:\n  type: memory\n", "sink:\n  <<: *s\n  fail_on: 3\n"
+    )
+    pipeline = load(write(text), registry=registry, environ={})
+    assert pipeline.sink.fail_on == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"source: \xff\xfe\n", "the pipeline file is not UTF-8 text"),
+        (b"source: &a [*a]\nsink: {type: memory}\n", "nested too deeply (a recursive alias?)"),
+        (b'source: !!timestamp "2020-13-45"\n', ":1: source: invalid value: month must be in 1..12"),
+        (b"batch: {max_wait: .nan}\n", "max_wait must be a positive number, found nan"),
+    ],
+)
+def test_hostile_files_are_config_errors(registry, tmp_path, content, message):
+    path = tmp_path / "p.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert message in str(exc.value)
+
+
+def test_plugin_allow_list_naming_nothing_installed_is_an_error(monkeypatch):
+    from lmnh_pipes import PluginError, get_registry
+
+    monkeypatch.setenv("LMNH_PIPES_PLUGINS", "rules,nope")
+    with pytest.raises(PluginError, match="LMNH_PIPES_PLUGINS names nope, which no installed plug-in is called"):
+        get_registry()

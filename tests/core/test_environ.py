@@ -83,6 +83,8 @@ def test_env_file(tmp_path):
         "D='single $X'\n"
         "not an assignment\n"
         "E=\n"
+        'F="quoted" # and a comment\n'
+        "G='single' # too\n"
     )
     assert read_env_file(path) == {
         "A": "1",
@@ -90,4 +92,6 @@ def test_env_file(tmp_path):
         "C": "quoted # not a comment\nnext",
         "D": "single $X",
         "E": "",
+        "F": "quoted",
+        "G": "single",
     }
