@@ -184,12 +184,22 @@ def build_component(doc: Document, registry: Registry, kind: Kind, path: KeyPath
     except ConfigError as exc:
         for p in exc.problems:
             where = (*path, p.path) if p.path in options else _blame(path, options, p.message)
-            problems.append(doc.problem(where, p.message, p.hint))
+            problems.append(doc.problem(where, _unprefixed(p.message, where), p.hint))
     except Exception as exc:
         # attrs validators raise TypeError/ValueError; a factory may raise anything (an unknown time zone is a
         # KeyError): all of it is a problem with these options, reported like the others.
-        problems.append(doc.problem(_blame(path, options, exc), f"invalid {type_name} options: {exc}"))
+        where = _blame(path, options, exc)
+        message = _unprefixed(str(exc), where)
+        problems.append(doc.problem(where, message if where != path else f"invalid {type_name} options: {message}"))
     return None
+
+
+def _unprefixed(message: str, where: KeyPath) -> str:
+    """``timezone: unknown time zone`` at key path ``...timezone`` reads better without its prefix."""
+    key = where[-1] if where else None
+    if isinstance(key, str) and message.startswith(f"{key}: "):
+        return message[len(key) + 2 :]
+    return message
 
 
 def _blame(path: KeyPath, options: Mapping[str, Any], exc: BaseException | str) -> KeyPath:

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import confluent_kafka as ck
 
-from lmnh_pipes import MISSING, Record, RunError, TransientError
+from lmnh_pipes import MISSING, ConfigError, Record, RunError, TransientError
 
 from .connection import Connection, classify_error
 
@@ -67,11 +67,13 @@ class KafkaSink(Connection):
         """Connect and fetch the cluster's metadata."""
         producer = ck.Producer(self.producer_settings())
         try:
-            producer.list_topics(timeout=self.connect_timeout)
+            metadata = producer.list_topics(timeout=self.connect_timeout)
         except ck.KafkaException as exc:
             raise RunError(f"cannot reach the Kafka broker at {self.bootstrap_servers}: {exc}") from None
         finally:
             producer.flush(0)
+        if self.topic not in metadata.topics:
+            raise ConfigError(f"topic {self.topic} does not exist on {self.bootstrap_servers}")
 
     def write(self, records: Sequence[Record]) -> None:
         producer = self._producer

@@ -12,7 +12,7 @@ from typing import Any, cast
 import attrs
 import confluent_kafka as ck
 
-from lmnh_pipes import ConfigError, Meta, Record, RunError
+from lmnh_pipes import ConfigError, Meta, Record, RunError, TransientError
 from lmnh_pipes.interfaces import PositionStore
 
 from .connection import Connection, classify_error
@@ -43,7 +43,8 @@ class KafkaSource(Connection):
     auto_offset_reset: str = "earliest"
     _consumer: ck.Consumer | None = attrs.field(default=None, init=False, repr=False)
     _tracker: OffsetTracker = attrs.field(factory=OffsetTracker, init=False, repr=False)
-    _committed: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)
+    _committed: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)  # confirmed
+    _sent: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)  # requested
     _fatal: str | None = attrs.field(default=None, init=False, repr=False)
     _down_since: float | None = attrs.field(default=None, init=False, repr=False)
     _last_error: str = attrs.field(default="", init=False, repr=False)
@@ -83,6 +84,7 @@ class KafkaSource(Connection):
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "error_cb": self._on_error,
+                "on_commit": self._on_commit,
             }
         )
         return conf
@@ -108,8 +110,13 @@ class KafkaSource(Connection):
         self._store = (store, pipeline)
 
     def open(self) -> None:
-        self._consumer = ck.Consumer(self.consumer_settings())
-        self._wait_for_broker(self._consumer)
+        consumer = ck.Consumer(self.consumer_settings())
+        try:
+            self._wait_for_broker(consumer)
+        except BaseException:
+            consumer.close()
+            raise
+        self._consumer = consumer
         self._consumer.subscribe(
             self.topic_names, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
@@ -197,27 +204,48 @@ class KafkaSource(Connection):
     def _commit(
         self, *, asynchronous: bool, consumer: ck.Consumer | None = None, only: set[tuple[str, int]] | None = None
     ) -> None:
+        """Commit the contiguous positions. An asynchronous commit is confirmed by ``_on_commit``; until then it is
+        not sent again, and if it fails it is sent with the next one. A synchronous one (on revocation and at
+        close) sends every position the broker has not confirmed."""
         consumer = consumer or self._consumer
         if consumer is None:
             return
+        known = self._sent if asynchronous else self._committed
         changed = [
             ck.TopicPartition(t, p, o)
             for (t, p), o in self._tracker.positions().items()
-            if self._committed.get((t, p)) != o and (only is None or (t, p) in only)
+            if known.get((t, p)) != o and (only is None or (t, p) in only)
         ]
         if not changed:
             return
+        for tp in changed:
+            self._sent[(tp.topic, tp.partition)] = tp.offset
         try:
             if asynchronous:
                 consumer.commit(offsets=changed, asynchronous=True)
-            else:
-                consumer.commit(offsets=changed, asynchronous=False)
+                return
+            result = consumer.commit(offsets=changed, asynchronous=False)
         except ck.KafkaException as exc:
-            # Not fatal: the records are written; a later commit (or a replay) covers them.
+            # Not fatal: the records are written; the next commit (or, at worst, a replay) covers them.
             log.warning("offset commit failed: %s", exc)
+            for tp in changed:
+                self._sent.pop((tp.topic, tp.partition), None)
             return
-        for tp in changed:
-            self._committed[(tp.topic, tp.partition)] = tp.offset
+        self._confirm(None, result or [])
+
+    def _on_commit(self, err: ck.KafkaError | None, partitions: list[ck.TopicPartition]) -> None:
+        self._confirm(err, partitions)
+
+    def _confirm(self, err: ck.KafkaError | None, partitions: list[ck.TopicPartition]) -> None:
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            if err is None and tp.error is None:
+                if tp.offset > self._committed.get(key, -1):
+                    self._committed[key] = tp.offset
+            elif self._sent.get(key) == tp.offset:
+                del self._sent[key]  # failed: the next commit sends it again
+        if err is not None:
+            log.warning("offset commit failed: %s", err.str())
 
     def _wait_for_broker(self, consumer: ck.Consumer) -> Any:
         deadline = time.monotonic() + self.connect_timeout
@@ -282,12 +310,32 @@ class KafkaSource(Connection):
             self._last_read.pop((p.topic, p.partition), None)
         if self._store is not None:
             store, pipeline = self._store
-            stored = store.stored_positions(pipeline, [(p.topic, p.partition) for p in partitions])
+            stored = self._stored_positions(store, pipeline, partitions)
+            if stored is None:
+                return  # the run stops at the next read, before any record of these partitions is used
             for p in partitions:
                 if (p.topic, p.partition) in stored:
                     p.offset = stored[(p.topic, p.partition)]
             consumer.assign(partitions)
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]@{p.offset}" for p in partitions))
+
+    def _stored_positions(
+        self, store: PositionStore, pipeline: str, partitions: list[ck.TopicPartition]
+    ) -> dict[tuple[str, int], int] | None:
+        """The store's positions, retried through a short outage; None (and the run fails) if it stays down:
+        starting from Kafka's own offsets instead would ignore a replay position the operator set."""
+        wanted = [(p.topic, p.partition) for p in partitions]
+        for attempt in range(6):
+            try:
+                return store.stored_positions(pipeline, wanted)
+            except TransientError as exc:
+                log.warning("reading the stored positions failed (%s); retrying", exc)
+                time.sleep(min(8.0, 0.5 * 2**attempt))
+            except Exception as exc:
+                self._fatal = f"cannot read the stored positions: {exc}"
+                return None
+        self._fatal = "cannot read the stored positions: the store stayed unreachable for 30 s"
+        return None
 
     def _on_revoke(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
         revoked = {(p.topic, p.partition) for p in partitions}
@@ -302,6 +350,7 @@ class KafkaSource(Connection):
                 log.info("%s[%d] revoked with records in flight: its next owner re-reads them", t, p)
             self._tracker.forget(t, p)
             self._committed.pop((t, p), None)
+            self._sent.pop((t, p), None)
         log.info("revoked %s", ", ".join(f"{t}[{p}]" for t, p in sorted(revoked)))
 
     def _on_lost(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
@@ -310,4 +359,5 @@ class KafkaSource(Connection):
             self._last_read.pop((p.topic, p.partition), None)
             self._tracker.forget(p.topic, p.partition)
             self._committed.pop((p.topic, p.partition), None)
+            self._sent.pop((p.topic, p.partition), None)
         log.warning("lost %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))

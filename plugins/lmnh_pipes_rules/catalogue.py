@@ -50,7 +50,10 @@ def list_locations(location: str, pattern: str = "*") -> list[str]:
     if "://" in location:
         return [location]  # one remote object (https://...): nothing to list
     if any(c in location for c in _GLOB_CHARS):
-        return sorted(p for p in glob.glob(location) if os.path.isfile(p))
+        # The name pattern applies to a glob's matches too: "dir/*" must not read unrelated files.
+        return sorted(
+            p for p in glob.glob(location) if os.path.isfile(p) and fnmatch.fnmatchcase(os.path.basename(p), pattern)
+        )
     if os.path.isdir(location):
         return sorted(
             os.path.join(location, n)
@@ -77,10 +80,16 @@ def _list_s3(location: str, pattern: str) -> list[str]:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
                 name: str = obj["Key"]
-                if full_pattern:
-                    if fnmatch.fnmatchcase(name, full_pattern):
-                        found.append(name)
-                elif fnmatch.fnmatchcase(name.rsplit("/", 1)[-1], pattern):
+                if full_pattern and not fnmatch.fnmatchcase(name, full_pattern):
+                    continue
+                if (
+                    not full_pattern
+                    and prefix
+                    and not prefix.endswith("/")
+                    and name[len(prefix) :][:1] not in ("", "/")
+                ):
+                    continue  # s3://bucket/exhibitions is a folder: not exhibitions-old/...
+                if fnmatch.fnmatchcase(name.rsplit("/", 1)[-1], pattern):
                     found.append(name)
     except Exception as exc:
         raise ConfigError(f"catalogue {location!r} cannot be listed: {exc}") from None

@@ -121,11 +121,11 @@ def test_a_pipeline_of_generic_rules_runs(registry, tmp_path):
     [
         (
             "{type: time_window, field: at, start: '08:45', end: '18:15', timezone: Europe/Londres}",
-            "validators[0]: timezone: unknown time zone 'Europe/Londres'",
+            "validators[0].timezone: unknown time zone 'Europe/Londres'",
         ),
         (
             "{type: time_window, field: at, start: '08:45', end: '25:00'}",
-            "validators[0]: end: expected a time of day",
+            "validators[0].end: expected a time of day",
         ),
         ("{type: range, field: val, min: zero}", "validators[0].min: expected"),
         ("{type: range, field: val, mni: 0}", "validators[0].mni: unknown option 'mni' (did you mean 'min'?)"),
