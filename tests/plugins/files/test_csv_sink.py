@@ -221,8 +221,15 @@ def test_write_before_open_is_an_error(tmp_path):
 def test_split_by_writes_one_file_per_value(tmp_path):
     sink = CsvSink(path=str(tmp_path / "out" / "{}.csv"), split_by="kind", columns=["kind", "n"])
     sink.open()
-    sink.write([Record.of({"kind": "rating", "n": 1}), Record.of({"kind": "request", "n": 2}),
-                Record.of({"kind": "rating", "n": 3}), Record.of({"n": 4}), Record.of({"kind": "../x", "n": 5})])
+    sink.write(
+        [
+            Record.of({"kind": "rating", "n": 1}),
+            Record.of({"kind": "request", "n": 2}),
+            Record.of({"kind": "rating", "n": 3}),
+            Record.of({"n": 4}),
+            Record.of({"kind": "../x", "n": 5}),
+        ]
+    )
     sink.write([Record.of({"kind": "rating", "n": 6})])
     sink.close()
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
