@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from .config import load
-from .errors import ConfigError, LmnhPipesError
-from .interfaces import OnlineCheck
+from .errors import ConfigError, LmnhPipesError, Problem
+from .interfaces import OfflineCheck, OnlineCheck
 from .logs import PipelineFilter, setup_logging
 from .pipeline import Pipeline
 from .plugins import get_registry
@@ -127,12 +128,11 @@ def run(
 def check(pipeline_file: Path, online: bool, env_file: Path | None, traceback: bool) -> None:
     """Build the pipeline without connecting anything and report every problem found."""
     pipeline = _load(pipeline_file, env_file, traceback)
-    if online:
-        problems = _check_online(pipeline)
-        if problems:
-            for line in problems:
-                click.echo(f"error: {pipeline_file}: {line}", err=True)
-            sys.exit(EXIT_CONFIG)
+    problems = _check_components(pipeline, online)
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_CONFIG)
     n = len(pipeline.validators)
     click.echo(
         f"{pipeline_file}: ok (pipeline {pipeline.name}: {type(pipeline.source).__name__} -> "
@@ -141,17 +141,22 @@ def check(pipeline_file: Path, online: bool, env_file: Path | None, traceback: b
     )
 
 
-def _check_online(pipeline: Pipeline) -> list[str]:
-    problems: list[str] = []
-    for role, component in (("source", pipeline.source), ("sink", pipeline.sink), ("rejects", pipeline.rejects)):
-        if component is None or not isinstance(component, OnlineCheck):
-            continue
-        try:
-            component.check_online()
-        except ConfigError as exc:
-            problems += [f"{role}: {p.message}" for p in exc.problems]
-        except Exception as exc:
-            problems.append(f"{role}: cannot connect: {exc}")
+def _check_components(pipeline: Pipeline, online: bool) -> list[Problem]:
+    """Every problem the components find themselves: offline (local files), and with ``online`` by connecting."""
+    problems: list[Problem] = []
+    components = [*pipeline.validators, pipeline.source, pipeline.sink, pipeline.rejects]
+    for component in components:
+        checks: list[Callable[[], None]] = [component.check] if isinstance(component, OfflineCheck) else []
+        if online and isinstance(component, OnlineCheck):
+            checks.append(component.check_online)
+        for run_check in checks:
+            try:
+                run_check()
+            except ConfigError as exc:
+                problems += pipeline.locate(component, exc).problems
+            except Exception as exc:
+                cannot = ConfigError(f"cannot connect: {exc}")
+                problems += pipeline.locate(component, cannot).problems
     return problems
 
 

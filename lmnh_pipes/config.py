@@ -110,11 +110,12 @@ def build(doc: Document, registry: Registry, *, default_name: str = "pipeline") 
         problems.append(doc.problem(("name",), f"expected a non-empty string, found {name!r}"))
         name = default_name
 
-    source = _required_component(doc, registry, "source", "source", problems)
-    sink = _required_component(doc, registry, "sink", "sink", problems)
+    origins: dict[int, Problem] = {}
+    source = _required_component(doc, registry, "source", "source", problems, origins)
+    sink = _required_component(doc, registry, "sink", "sink", problems, origins)
     rejects = None
     if data.get("rejects") is not None:
-        rejects = build_component(doc, registry, "sink", ("rejects",), problems)
+        rejects = build_component(doc, registry, "sink", ("rejects",), problems, origins)
 
     validators: list[Any] = []
     raw_validators = data.get("validators", [])
@@ -124,7 +125,7 @@ def build(doc: Document, registry: Registry, *, default_name: str = "pipeline") 
         problems.append(doc.problem(("validators",), f"expected a list of validators, found {_kind(raw_validators)}"))
     else:
         for i in range(len(raw_validators)):
-            v = build_component(doc, registry, "validator", ("validators", i), problems)
+            v = build_component(doc, registry, "validator", ("validators", i), problems, origins)
             if v is not None:
                 validators.append(v)
 
@@ -142,17 +143,27 @@ def build(doc: Document, registry: Registry, *, default_name: str = "pipeline") 
         batch=batch,
         retry=retry,
         http=http,
+        origins=origins,
     )
 
 
-def _required_component(doc: Document, registry: Registry, key: str, kind: Kind, problems: list[Problem]) -> Any:
+def _required_component(
+    doc: Document, registry: Registry, key: str, kind: Kind, problems: list[Problem], origins: dict[int, Problem]
+) -> Any:
     if doc.data.get(key) is None:
         problems.append(doc.problem((), f"missing required key {key!r}", f"a {kind} mapping with a 'type'"))
         return None
-    return build_component(doc, registry, kind, (key,), problems)
+    return build_component(doc, registry, kind, (key,), problems, origins)
 
 
-def build_component(doc: Document, registry: Registry, kind: Kind, path: KeyPath, problems: list[Problem]) -> Any:
+def build_component(
+    doc: Document,
+    registry: Registry,
+    kind: Kind,
+    path: KeyPath,
+    problems: list[Problem],
+    origins: dict[int, Problem] | None = None,
+) -> Any:
     """Build the component whose mapping is at ``path``; append problems and return None when it cannot."""
     spec: Any = doc.data
     for part in path:
@@ -180,7 +191,10 @@ def build_component(doc: Document, registry: Registry, kind: Kind, path: KeyPath
     if found:
         return None
     try:
-        return ctype.factory(**kwargs)
+        component = ctype.factory(**kwargs)
+        if origins is not None:
+            origins[id(component)] = doc.problem(path, "")
+        return component
     except ConfigError as exc:
         for p in exc.problems:
             where = (*path, p.path) if p.path in options else _blame(path, options, p.message)

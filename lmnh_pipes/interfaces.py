@@ -28,6 +28,7 @@ from .records import Record
 
 __all__ = [
     "DrainingSource",
+    "OfflineCheck",
     "OnlineCheck",
     "PositionStore",
     "Positions",
@@ -106,6 +107,17 @@ class Sink(Protocol):
     def close(self) -> None:
         """Flush and disconnect. Called once, on every path, before the source is closed."""
         return
+
+
+@runtime_checkable
+class OfflineCheck(Protocol):
+    """Optional: a component that can check, without connecting anything, what it needs locally (an input file,
+    a catalogue folder). ``lmnh-pipes check`` calls it on a built but unopened component. Raise
+    :class:`~lmnh_pipes.errors.ConfigError` naming what is wrong."""
+
+    def check(self) -> None:
+        """Check; do not connect to any server, and change nothing."""
+        return None
 
 
 @runtime_checkable

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from .errors import ConfigError, Problem
 from .http import HttpOptions
 from .interfaces import Sink, Source, Validator
 from .metrics import Metrics
@@ -44,6 +45,25 @@ class Pipeline:
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     http: HttpOptions | None = None
     name: str = "pipeline"
+    #: Where each component was configured (id -> a Problem holding file, line and key path), when built from
+    #: a file: errors that components find when opened or checked are reported there.
+    origins: dict[int, Problem] = attrs.field(factory=dict, repr=False, eq=False)
+
+    def locate(self, component: object, exc: ConfigError) -> ConfigError:
+        """``exc`` with each problem placed at ``component``'s file, line and key path, when known."""
+        origin = self.origins.get(id(component))
+        if origin is None:
+            return exc
+        return ConfigError(
+            [
+                p
+                if p.file is not None
+                else attrs.evolve(
+                    origin, message=p.message, hint=p.hint, path=f"{origin.path}.{p.path}" if p.path else origin.path
+                )
+                for p in exc.problems
+            ]
+        )
 
     def run(
         self,

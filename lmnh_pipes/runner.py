@@ -172,7 +172,10 @@ class _Run:
         for component in (*p.validators, p.source, p.sink, p.rejects):
             if component is None:
                 continue
-            self.retry.call(f"opening {type(component).__name__}", component.open)
+            try:
+                self.retry.call(f"opening {type(component).__name__}", component.open)
+            except ConfigError as exc:
+                raise p.locate(component, exc) from exc
             stack.callback(component.close)
         self.metrics.sink_ok = True
         self.metrics.running = True

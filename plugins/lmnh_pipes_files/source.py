@@ -86,6 +86,11 @@ class FileSource:
     _handle: IO[bytes] | None = attrs.field(default=None, init=False)
     _records: Generator[Record, None, None] | None = attrs.field(default=None, init=False)
 
+    def check(self) -> None:
+        """For a local path or glob, check that there is something to read (URLs need a connection: --online)."""
+        if "://" not in self.path:
+            resolve(self.path, self.transport_params)
+
     def open(self) -> None:
         """Resolve the glob and open the first file. Raises ConfigError when there is nothing to read."""
         self._files = resolve(self.path, self.transport_params)

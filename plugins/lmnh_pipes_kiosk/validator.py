@@ -132,6 +132,15 @@ class KioskValidator:
         assert self._exhibitions is not None
         return self._exhibitions
 
+    def check(self) -> None:
+        """For a local catalogue, check that it holds exhibitions (an S3 one is checked by ``check --online``)."""
+        if "://" not in self.catalogue:
+            load_exhibitions(self.catalogue, self.catalogue_pattern)
+
+    def check_online(self) -> None:
+        """Read the catalogue, wherever it is."""
+        load_exhibitions(self.catalogue, self.catalogue_pattern)
+
     def open(self) -> None:
         """Load the catalogue. Raises :class:`~lmnh_pipes.ConfigError` if it is missing or holds no exhibition."""
         self._exhibitions = load_exhibitions(self.catalogue, self.catalogue_pattern)

@@ -66,6 +66,15 @@ class InCatalogue(FieldRule):
         target = None if self.target is None else FieldPath.parse(self.target, "target", writable=True)
         object.__setattr__(self, "_target", target)
 
+    def check(self) -> None:
+        """For a local catalogue, check that it holds entries (an S3 one is checked by ``check --online``)."""
+        if "://" not in self.catalogue:
+            self._load()
+
+    def check_online(self) -> None:
+        """Read the catalogue, wherever it is."""
+        self._load()
+
     def open(self) -> None:
         object.__setattr__(self, "_keys", self._load())
 

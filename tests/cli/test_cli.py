@@ -229,3 +229,21 @@ def test_third_party_plugin_installs_lists_and_runs(workdir, tmp_path_factory):
     rejects = read_csv(workdir / "out/example-plugin/rejects.csv")
     assert {r["reject.validator"] for r in rejects} == {"no_test_sites", "json"}
     assert [r["site"] for r in read_csv(workdir / "out/example-plugin/accepted.csv")] == ["3", "1"]
+
+
+def test_check_finds_missing_local_inputs_with_their_lines(workdir):
+    path = write_pipeline(
+        workdir,
+        "source: {type: file, path: nope/*.txt}\n"
+        "validators:\n"
+        "  - type: kiosk\n"
+        "    catalogue: /nowhere\n"
+        "sink: {type: csv, path: out/x.csv}\n",
+    )
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 2
+    assert f"error: {path}:1: source: no file matches 'nope/*.txt'" in result.output
+    assert f"error: {path}:3: validators[0]: catalogue '/nowhere' does not exist" in result.output
+    run = CliRunner().invoke(main, ["run", str(path)])
+    assert run.exit_code == 2
+    assert f"error: {path}:3: validators[0]: catalogue '/nowhere' does not exist" in run.output
