@@ -179,6 +179,18 @@ class _Run:
             stack.callback(component.close)
         self.metrics.sink_ok = True
         self.metrics.running = True
+        if self.exactly_once and p.name == "pipeline":
+            log.warning(
+                "this pipeline has no name: its stored positions are under the default name 'pipeline', "
+                "which another unnamed pipeline would share; give it a name"
+            )
+        for sink in (p.sink, p.rejects):
+            if isinstance(p.source, DrainingSource) and getattr(sink, "durable_writes", True) is False:
+                log.warning(
+                    "%s makes its rows durable only when it closes, but the source commits after each "
+                    "batch: a crash can lose the rows of committed batches",
+                    type(sink).__name__,
+                )
 
     def drain(self) -> None:
         """Write and acknowledge every record read so far (also called by a source about to lose partitions)."""

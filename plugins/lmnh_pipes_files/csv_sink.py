@@ -138,6 +138,11 @@ class CsvSink:
         if self.split_by is not None and self.path.count("{}") != 1:
             raise ConfigError(f"with split_by, path must hold one {{}} for the value; found {self.path!r}")
 
+    @property
+    def durable_writes(self) -> bool:
+        """Whether ``write`` makes its rows durable before it returns (a local, uncompressed or gzip file)."""
+        return is_local(self.path) and not self.path.endswith((".bz2", ".xz", ".lzma"))
+
     def open(self) -> None:
         """Create (or, with ``append``, open) the file, and write the header if the columns are known."""
         if self.split_by is not None:
