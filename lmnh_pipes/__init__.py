@@ -24,7 +24,7 @@ from .hookspecs import hookimpl
 from .interfaces import Sink, Source, Validator
 from .pipeline import BatchOptions, Pipeline, apply_validators
 from .plugins import get_plugin_manager, get_registry
-from .records import MISSING, Meta, Record, Rejection
+from .records import MISSING, Meta, Record, Rejection, json_default
 from .registry import ComponentType, Registry
 from .report import RunReport
 from .retry import RetryPolicy
@@ -61,5 +61,6 @@ __all__ = [
     "get_plugin_manager",
     "get_registry",
     "hookimpl",
+    "json_default",
     "load",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -15,22 +14,17 @@ from .interfaces import Sink, Source, Validator
 from .metrics import Metrics
 from .records import Record
 from .report import RunReport
-from .retry import RetryPolicy
+from .retry import RetryPolicy, positive
 
 __all__ = ["BatchOptions", "Pipeline", "apply_validators"]
-
-
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{attribute.name} must be a positive number, found {value}")
 
 
 @attrs.frozen(kw_only=True)
 class BatchOptions:
     """How records are grouped for writing: at most ``max_records``, waiting at most ``max_wait`` seconds."""
 
-    max_records: int = attrs.field(default=5000, validator=_positive)
-    max_wait: float = attrs.field(default=1.0, validator=_positive)
+    max_records: int = attrs.field(default=5000, validator=positive)
+    max_wait: float = attrs.field(default=1.0, validator=positive)
 
 
 @attrs.define(kw_only=True)

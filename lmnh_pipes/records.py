@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any, Final
 
 import attrs
 
-__all__ = ["MISSING", "Meta", "Record", "Rejection", "resolve_path"]
+__all__ = ["MISSING", "Meta", "Record", "Rejection", "json_default", "resolve_path"]
 
 
 class _Missing:
@@ -133,3 +133,13 @@ def resolve_path(record: Record, path: str, default: Any = MISSING) -> Any:
         else:
             return default
     return obj
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps(..., default=json_default)`` for record values: ISO 8601 for dates and times, bytes as UTF-8
+    text (bytes that are not UTF-8 as ``\\xNN``), anything else as ``str``."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    return str(value)

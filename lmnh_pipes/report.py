@@ -50,8 +50,8 @@ class RunReport:
     def _rejections(self) -> list[tuple[tuple[str, str], int]]:
         return sorted(self.rejected_by.items(), key=lambda item: (-item[1], item[0]))
 
-    def __str__(self) -> str:
-        rows = [
+    def _rows(self) -> list[tuple[str, str]]:
+        return [
             ("read", f"{self.read:,}"),
             ("accepted", f"{self.accepted:,}"),
             ("rejected", f"{self.rejected:,}"),
@@ -61,6 +61,9 @@ class RunReport:
             ("rate", f"{self.rate:,.0f} records/s"),
             ("stopped by", self.stopped_by or "-"),
         ]
+
+    def __str__(self) -> str:
+        rows = self._rows()
         width = max(len(k) for k, _ in rows)
         lines = [f"pipeline {self.pipeline}"] + [f"  {k:<{width}}  {v}" for k, v in rows]
         if self.rejected_by:
@@ -71,17 +74,8 @@ class RunReport:
     def _repr_html_(self) -> str:
         esc = html.escape
         rows = "".join(
-            f"<tr><th style='text-align:left'>{esc(k)}</th><td style='text-align:right'>{esc(str(v))}</td></tr>"
-            for k, v in (
-                ("read", f"{self.read:,}"),
-                ("accepted", f"{self.accepted:,}"),
-                ("rejected", f"{self.rejected:,}"),
-                ("written", f"{self.written:,}"),
-                ("rejects written", f"{self.rejects_written:,}"),
-                ("time", f"{self.seconds:.2f} s"),
-                ("rate", f"{self.rate:,.0f} records/s"),
-                ("stopped by", self.stopped_by or "-"),
-            )
+            f"<tr><th style='text-align:left'>{esc(k)}</th><td style='text-align:right'>{esc(v)}</td></tr>"
+            for k, v in self._rows()
         )
         rejects = "".join(
             f"<tr><td>{esc(v)}</td><td>{esc(r)}</td><td style='text-align:right'>{n:,}</td></tr>"

@@ -13,13 +13,14 @@ import attrs
 
 from .errors import RunError, TransientError
 
-__all__ = ["RetryPolicy"]
+__all__ = ["RetryPolicy", "positive"]
 
 T = TypeVar("T")
 log = logging.getLogger("lmnh_pipes.retry")
 
 
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+def positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    """An attrs validator: a finite number above zero."""
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{attribute.name} must be a positive number, found {value}")
 
@@ -30,9 +31,9 @@ class RetryPolicy:
     ``initial * 2**attempt`` seconds (capped at ``max_backoff``) between attempts: exponential back-off with
     full jitter. The ``retry:`` mapping of a pipeline file sets these three."""
 
-    initial: float = attrs.field(default=0.2, validator=_positive)
-    max_backoff: float = attrs.field(default=10.0, validator=_positive)
-    max_elapsed: float = attrs.field(default=300.0, validator=_positive)
+    initial: float = attrs.field(default=0.2, validator=positive)
+    max_backoff: float = attrs.field(default=10.0, validator=positive)
+    max_elapsed: float = attrs.field(default=300.0, validator=positive)
 
     def call(
         self,

@@ -7,13 +7,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from datetime import date, datetime
 from typing import Any
 
 from .errors import ConfigError, EndOfInput
 from .interfaces import Source, Validator
 from .pipeline import Pipeline, apply_validators
-from .records import Record
+from .records import Record, json_default
 
 __all__ = ["record_json", "select_stage", "tap"]
 
@@ -93,12 +92,4 @@ def record_json(record: Record) -> str:
             "reason": record.reject.reason,
         }
         out["raw"] = record.raw.decode("utf-8", "backslashreplace")
-    return json.dumps(out, default=_default, ensure_ascii=False)
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    return str(value)
+    return json.dumps(out, default=json_default, ensure_ascii=False)

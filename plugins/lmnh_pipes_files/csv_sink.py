@@ -15,7 +15,7 @@ import attrs
 import smart_open
 from smart_open import compression as so_compression
 
-from lmnh_pipes import MISSING, ConfigError, Record
+from lmnh_pipes import MISSING, ConfigError, Record, json_default
 
 from ._paths import check_encoding, is_local, local_path, not_found_reason
 
@@ -51,15 +51,7 @@ def cell(value: Any) -> str:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", "backslashreplace")
     if isinstance(value, Mapping | list | tuple):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-    return str(value)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", "backslashreplace")
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=json_default)
     return str(value)
 
 

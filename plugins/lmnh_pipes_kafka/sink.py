@@ -11,21 +11,13 @@ from typing import Any
 import attrs
 import confluent_kafka as ck
 
-from lmnh_pipes import MISSING, ConfigError, Record, RunError, TransientError
+from lmnh_pipes import MISSING, ConfigError, Record, RunError, TransientError, json_default
 
 from .connection import Connection, classify_error
 
 __all__ = ["KafkaSink"]
 
 log = logging.getLogger("lmnh_pipes.kafka.sink")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    return str(value)
 
 
 @attrs.define(kw_only=True)
@@ -106,7 +98,7 @@ class KafkaSink(Connection):
         if mode == "raw" or (mode == "auto" and (record.reject is not None or record.value is None)):
             value = record.raw
         else:
-            value = json.dumps(record.value, default=_json_default).encode("utf-8")
+            value = json.dumps(record.value, default=json_default).encode("utf-8")
         key: bytes | None = None
         if self.key is not None:
             k = record.get(self.key)
