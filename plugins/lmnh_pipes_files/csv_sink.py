@@ -16,6 +16,7 @@ import smart_open
 from smart_open import compression as so_compression
 
 from lmnh_pipes import MISSING, ConfigError, Record, json_default
+from lmnh_pipes.records import compile_path
 
 from ._paths import check_encoding, is_local, local_path, not_found_reason
 
@@ -199,7 +200,8 @@ class CsvSink:
         if columns is None:
             columns = self._columns = _default_columns(records[0])
             self._write_header(columns)
-        self._writer.writerows([cell(record.get(c)) for c in columns] for record in records)
+        getters = [compile_path(c) for c in columns]
+        self._writer.writerows([cell(get(record)) for get in getters] for record in records)
         self._sync()
 
     def close(self) -> None:

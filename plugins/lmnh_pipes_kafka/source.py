@@ -14,6 +14,7 @@ import confluent_kafka as ck
 
 from lmnh_pipes import ConfigError, Meta, Record, RunError, TransientError
 from lmnh_pipes.interfaces import PositionStore
+from lmnh_pipes.records import make_record
 
 from .connection import Connection, classify_error
 from .offsets import OffsetTracker
@@ -171,7 +172,7 @@ class KafkaSource(Connection):
                 key=key,
                 timestamp=datetime.fromtimestamp(ts / 1000, UTC) if ts_type != _NO_TIMESTAMP else None,
             )
-            records.append(Record(raw=m.value() or b"", meta=meta))
+            records.append(make_record(None, m.value() or b"", meta))
         if messages:
             self._down_since = None
         elif self._down_since is not None:

@@ -178,6 +178,24 @@ class KioskValidator:
                 return record.rejected_by(self.name, reason or type(exc).__name__, "json")
         elif not isinstance(value, Mapping):
             return record.rejected_by(self.name, f"expected a JSON object, found {describe(value)}", "json")
+        elif type(value) is dict and type(record.raw) is bytes:
+            # After the json validator: when the value is just the kiosks' own spelling decoded, the fast path
+            # gives the same decision, cheaper.
+            m = _FAST.fullmatch(record.raw)
+            if m is not None:
+                at, site, val_text, type_text = m.groups()
+                val = int(val_text)
+                typ = None if type_text is None else int(type_text)
+                if (
+                    len(value) == (3 if typ is None else 4)
+                    and type(value.get("val")) is int
+                    and value["val"] == val
+                    and value.get("at") == at.decode()
+                    and value.get("site") == site.decode()
+                    and (typ is None or (type(value.get("type")) is int and value["type"] == typ))
+                    and (typ is None) is not (val == -1)
+                ):
+                    return self._check(record, value["at"], value["site"], val, typ, True)
         return self._check_mapping(record, value)
 
     def _check_mapping(self, record: Record, value: Mapping[Any, Any]) -> Record:

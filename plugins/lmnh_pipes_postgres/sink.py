@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from lmnh_pipes import ConfigError, Record, RecordRejectedError, RunError, Sink, TransientError
 from lmnh_pipes.interfaces import Positions
+from lmnh_pipes.records import MISSING, compile_path
 
 from .errors import is_transient
 from .tables import Column, TableSpec, default_column, parse_tables
@@ -82,12 +83,14 @@ class PostgresSink:
     copy_format: str = "binary"
     connect_timeout: int = 10
     _specs: dict[str, TableSpec] = attrs.field(init=False, repr=False)
+    _route: Callable[[Record], Any] = attrs.field(init=False, repr=False)
     _targets: dict[str, _Target] = attrs.field(factory=dict, init=False, repr=False)
     _lookups: dict[tuple[str, str, str], dict[Any, Any]] = attrs.field(factory=dict, init=False, repr=False)
     _conn: psycopg.Connection[Any] | None = attrs.field(default=None, init=False, repr=False)
     _offsets_ready: bool = attrs.field(default=False, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        self._route = compile_path(self.route) if self.route is not None else lambda _: ""
         self._specs = parse_tables(
             self.table, self.columns, self.tables, self.route, self.conflict_key, self.on_conflict
         )
@@ -230,8 +233,10 @@ class PostgresSink:
         if self.route is None:
             groups[""] = list(records)
         else:
+            route = self._route
             for r in records:
-                groups.setdefault(str(r.get(self.route, None)), []).append(r)
+                value = route(r)
+                groups.setdefault(str(None if value is MISSING else value), []).append(r)
         refused: list[tuple[Record, str]] = []
         for value, group in groups.items():
             target = self._targets.get(value)
@@ -296,7 +301,7 @@ class PostgresSink:
     def _getter(self, cur: psycopg.Cursor[Any], column: Column, type_name: str) -> Callable[[Record], Any]:
         convert = _converter(type_name)
         if column.lookup is None:
-            return lambda r: convert(column.get(r))
+            return column.get if convert is _identity else lambda r: convert(column.get(r))
         lookup = column.lookup
         key = (lookup.table, lookup.key, lookup.value)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 from psycopg import sql
 
 from lmnh_pipes import MISSING, Record
+from lmnh_pipes.records import compile_path
 
 __all__ = ["Column", "Lookup", "TableSpec", "parse_tables"]
 
@@ -43,11 +44,15 @@ class Column:
     path: str | None = None
     value: Any = None
     lookup: Lookup | None = None
+    _get: Callable[[Record], Any] | None = attrs.field(default=None, init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_get", compile_path(self.path) if self.path is not None else None)
 
     def get(self, record: Record) -> Any:
-        if self.path is None:
+        if self._get is None:
             return self.value
-        found = record.get(self.path)
+        found = self._get(record)
         return None if found is MISSING else found
 
 
