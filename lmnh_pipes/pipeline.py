@@ -21,10 +21,13 @@ __all__ = ["BatchOptions", "Pipeline", "apply_validators"]
 
 @attrs.frozen(kw_only=True)
 class BatchOptions:
-    """How records are grouped for writing: at most ``max_records``, waiting at most ``max_wait`` seconds."""
+    """How records are grouped for writing: at most ``max_records``, waiting at most ``max_wait`` seconds.
+    With ``overlap``, a full batch is written while the next is read and validated (the sinks' ``write`` then
+    runs in a writer thread)."""
 
     max_records: int = attrs.field(default=5000, validator=positive)
     max_wait: float = attrs.field(default=1.0, validator=positive)
+    overlap: bool = True
 
 
 @attrs.define(kw_only=True)

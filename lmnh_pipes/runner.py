@@ -1,7 +1,11 @@
 """The run loop: read, validate, write, acknowledge; batching, stop conditions, signals, metrics, the report.
 
 Ordering guarantee: a batch is acknowledged to the source only after the sink's ``write`` (and the rejects
-sink's) returned for every record of it. If a write fails, the batch is not acknowledged and the run fails.
+sink's) returned for every record of it, and batches are acknowledged in the order they were read. If a write
+fails, neither that batch nor any later one is acknowledged, and the run fails.
+
+Overlap (``batch.overlap``, on by default): a full batch is written in one writer thread while the main thread
+reads and validates the next; the source is only ever used from the main thread.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
@@ -143,6 +148,8 @@ class _Run:
     on_batch: Callable[[RunReport], None] | None
     pending: list[Record] = attrs.field(factory=list)
     failed: bool = False
+    writer: ThreadPoolExecutor | None = None
+    in_flight: tuple[list[Record], float, Future[tuple[list[Record], list[Record], int, int]]] | None = None
 
     @property
     def report(self) -> RunReport:
@@ -196,9 +203,55 @@ class _Run:
         """Write and acknowledge every record read so far (also called by a source about to lose partitions)."""
         # After a failure the batch in hand must stay unwritten and unacknowledged, even when closing the
         # source revokes its partitions.
-        if self.pending and not self.failed:
-            self.flush(self.pending)
-            self.pending.clear()
+        if self.failed:
+            return
+        self.submit()
+        self.settle()
+
+    def submit(self) -> None:
+        """Validate the records read so far and hand them to the writer; with ``batch.overlap`` the writer works
+        in a thread while the next batch is read and validated. The previous batch is settled first."""
+        if not self.pending or self.failed:
+            return
+        from .pipeline import apply_validators
+
+        started = time.monotonic()
+        done = [apply_validators(self.pipeline.validators, r) for r in self.pending]
+        self.pending.clear()
+        self.settle()
+        if self.pipeline.batch.overlap:
+            if self.writer is None:
+                self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lmnh-pipes-writer")
+            self.in_flight = (done, started, self.writer.submit(self._write_batch, done))
+        else:
+            self.in_flight = (done, started, _completed(self._write_batch(done)))
+
+    def settle(self) -> None:
+        """Wait for the batch being written, then acknowledge it to the source and count it."""
+        if self.in_flight is None:
+            return
+        done, started, future = self.in_flight
+        self.in_flight = None
+        accepted, rejected, written, rejects_written = future.result()
+        self.metrics.sink_ok = True
+        committing = time.monotonic()
+        self.retry.call("acknowledging to the source", functools.partial(self.pipeline.source.ack, done))
+        finished = time.monotonic()
+        report = self.report
+        with self.metrics.lock:
+            report.written += written
+            report.rejects_written += rejects_written
+            for r in rejected:
+                assert r.reject is not None
+                report.rejected_by[(r.reject.validator, r.reject.rule)] += 1
+            report.accepted += len(accepted)
+            report.rejected += len(rejected)
+            report.batches += 1
+            self.metrics.batch_seconds.observe(committing - started)
+            self.metrics.commit_seconds.observe(finished - committing)
+        log.debug("batch %d: %d accepted, %d rejected", report.batches, len(accepted), len(rejected))
+        if self.on_batch is not None:
+            self.on_batch(report)
 
     def loop(self) -> None:
         try:
@@ -206,6 +259,9 @@ class _Run:
         except BaseException:
             self.failed = True
             raise
+        finally:
+            if self.writer is not None:
+                self.writer.shutdown(wait=True, cancel_futures=True)
 
     def _poll(self) -> None:
         source, report = self.pipeline.source, self.report
@@ -242,10 +298,12 @@ class _Run:
                     report.read += len(got)
                 last_record = now
             limit_reached = limit is not None and report.read >= limit
-            if pending and (
-                len(pending) >= max_records or now >= batch_deadline or ended or limit_reached or self.stop.is_set()
-            ):
+            if pending and len(pending) >= max_records and not (ended or limit_reached or self.stop.is_set()):
+                self.submit()  # a full batch: write it while the next one is read
+            elif pending and (now >= batch_deadline or ended or limit_reached or self.stop.is_set()):
                 self.drain()
+            elif not got and self.in_flight is not None:
+                self.settle()  # the source is quiet: acknowledge the batch written meanwhile
             if ended:
                 report.stopped_by = "end of input"
                 break
@@ -257,33 +315,10 @@ class _Run:
                 break
         self.drain()
 
-    def flush(self, batch: list[Record]) -> None:
-        from .pipeline import apply_validators
-
-        started = time.monotonic()
-        done = [apply_validators(self.pipeline.validators, r) for r in batch]
+    def _write_batch(self, done: list[Record]) -> tuple[list[Record], list[Record], int, int]:
         accepted = [r for r in done if r.reject is None]
         rejected = [r for r in done if r.reject is not None]
-        accepted, rejected, written, rejects_written = self._write(accepted, rejected)
-        self.metrics.sink_ok = True
-        committing = time.monotonic()
-        self.retry.call("acknowledging to the source", functools.partial(self.pipeline.source.ack, done))
-        finished = time.monotonic()
-        report = self.report
-        with self.metrics.lock:
-            report.written += written
-            report.rejects_written += rejects_written
-            for r in rejected:
-                assert r.reject is not None
-                report.rejected_by[(r.reject.validator, r.reject.rule)] += 1
-            report.accepted += len(accepted)
-            report.rejected += len(rejected)
-            report.batches += 1
-            self.metrics.batch_seconds.observe(committing - started)
-            self.metrics.commit_seconds.observe(finished - committing)
-        log.debug("batch %d: %d accepted, %d rejected", report.batches, len(accepted), len(rejected))
-        if self.on_batch is not None:
-            self.on_batch(report)
+        return self._write(accepted, rejected)
 
     def _write(self, accepted: list[Record], rejected: list[Record]) -> tuple[list[Record], list[Record], int, int]:
         """Write a batch; records that the sink refuses for their content become rejects, and the rest is
@@ -337,6 +372,12 @@ class _Run:
             if joined:
                 rejects_written += len(rejected)
             return accepted, rejected, written, rejects_written
+
+
+def _completed(result: T) -> Future[T]:
+    future: Future[T] = Future()
+    future.set_result(result)
+    return future
 
 
 @contextmanager

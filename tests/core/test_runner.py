@@ -329,3 +329,39 @@ def test_an_outage_longer_than_max_elapsed_fails_the_run():
             sink=DownSink(),
             retry=RetryPolicy(initial=0.01, max_backoff=0.05, max_elapsed=0.3),
         ).run()
+
+
+@attrs.define
+class SlowThreadSink(ListSink):
+    """Notes which thread wrote, and takes its time."""
+
+    threads: set[str] = attrs.field(factory=set)
+
+    def write(self, records: Sequence[Record]) -> None:
+        self.threads.add(threading.current_thread().name)
+        time.sleep(0.05)
+        super().write(records)
+
+
+def test_overlap_writes_in_a_writer_thread_and_acks_in_order():
+    items = [b'{"n": %d}' % i for i in range(50)]
+    source = ListSource(items)
+    sink = SlowThreadSink()
+    Pipeline(source=source, validators=[JsonValidator()], sink=sink, batch=BatchOptions(max_records=5)).run()
+    assert [r.value["n"] for r in sink.records] == list(range(50))
+    assert [r.meta.offset for r in source.acked] == list(range(50))
+    assert all(name.startswith("lmnh-pipes-writer") for name in sink.threads)
+
+
+def test_without_overlap_the_main_thread_writes():
+    sink = SlowThreadSink()
+    Pipeline(source=ListSource(ITEMS), sink=sink, batch=BatchOptions(max_records=2, overlap=False)).run()
+    assert sink.threads == {threading.main_thread().name}
+
+
+def test_overlap_never_acks_past_a_failed_write():
+    items = [b'{"n": %d}' % i for i in range(40)]
+    source = ListSource(items)
+    with pytest.raises(RunError):
+        Pipeline(source=source, sink=ListSink(fail_on=3), batch=BatchOptions(max_records=5)).run()
+    assert [r.meta.offset for r in source.acked] == list(range(10))
