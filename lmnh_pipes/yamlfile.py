@@ -23,12 +23,17 @@ __all__ = ["Document", "Interpolated", "KeyPath", "format_path", "parse_document
 KeyPath = tuple[str | int, ...]
 
 
+_PLAIN_KEY = re.compile(r"[^\W\d][\w-]*")
+
+
 def format_path(path: KeyPath) -> str:
-    """``("validators", 2, "catalogue")`` -> ``validators[2].catalogue``."""
+    """``("validators", 2, "catalogue")`` -> ``validators[2].catalogue``; an odd key is quoted: ``source['a b']``."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(part):
+            out += f"[{part!r}]"
         else:
             out += f".{part}" if out else part
     return out
@@ -91,16 +96,22 @@ class Document:
 
 def parse_document(text: str, file: str, env: Mapping[str, str]) -> Document:
     """Parse and interpolate ``text``. Raises :class:`ConfigError` listing every problem found."""
-    loader = _Loader(text)
     try:
+        loader = _Loader(text)  # checks the characters: a control character is a YAML error here
         node = loader.get_single_node()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         what = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):
+            line = text.count("\n", 0, exc.position) + 1
+            what = (
+                f"unacceptable character #x{exc.character:04x} at character {exc.position + 1}"
+                if isinstance(exc.character, int)
+                else exc.reason
+            )
+        what = " ".join(str(what).split())
         raise ConfigError([Problem(message=f"not valid YAML: {what}", file=file, line=line)]) from None
-    finally:
-        loader.dispose()
     lines: dict[KeyPath, int] = {}
     problems: list[Problem] = []
     if node is None:

@@ -164,6 +164,8 @@ def test_metrics_show_readiness_and_committed_offsets_per_partition(tansu, topic
                 return resp.status, resp.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, ""
+        except urllib.error.URLError:
+            return 0, ""  # not listening yet
 
     metrics = Metrics(RunReport(pipeline="p"))
     stop = threading.Event()
