@@ -1,0 +1,45 @@
+"""What a variant is given for one run: the servers, the filled topic, the caps, and a fresh name per run."""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .data import Topic
+from .measure import Timing, measure
+from .servers import Servers
+
+__all__ = ["Context"]
+
+#: Tansu makes every JoinGroup wait session.timeout.ms / 2 (see TEST-SERVERS.md): 6 s keeps that at ~3 s.
+GROUP_SETTINGS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
+
+_ids = itertools.count()
+
+
+@attrs.define
+class Context:
+    """Shared by every variant of one benchmark invocation."""
+
+    servers: Servers
+    topic: Topic
+    workdir: Path
+    cap: int  # messages (or rows) for the one-at-a-time variants
+    executemany_cap: int
+    cache: dict[str, Any] = attrs.field(factory=dict)  # what several variants prepare once (validated records)
+
+    @property
+    def capped(self) -> int:
+        return min(self.cap, self.topic.size)
+
+    def fresh(self, prefix: str) -> str:
+        """A name not used before in this invocation (a consumer group, a pipeline)."""
+        return f"{prefix}-{next(_ids)}"
+
+    def measure(self) -> AbstractContextManager[Timing]:
+        """Time a block, with the servers' CPU (see :func:`benchmarks.measure.measure`)."""
+        return measure(self.servers.cpu_seconds)

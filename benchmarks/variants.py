@@ -1,0 +1,86 @@
+"""Every variant the harness measures, in the order it runs them: name -> unit, what it is, how to run it once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+import attrs
+
+from . import handtuned, lmnh, naive, pg_sink, stages
+from .context import Context
+from .measure import Sample
+
+__all__ = ["VARIANTS", "Variant"]
+
+
+@attrs.frozen
+class Variant:
+    """One thing measured: ``run(ctx)`` does one timed run and says what the tables must hold."""
+
+    unit: str
+    note: str
+    run: Callable[[Context], Sample]
+
+
+VARIANTS: Final[dict[str, Variant]] = {
+    "lmnh_pipes": Variant(
+        "msg/s",
+        "kafka -> json -> kiosk -> postgres, exactly once; lmnh_pipes.load(yaml).run(limit=N) in this process",
+        lambda ctx: lmnh.run_in_process(ctx, json_validator=True),
+    ),
+    "lmnh_pipes_kiosk_only": Variant(
+        "msg/s",
+        "as lmnh_pipes without the json validator (the chain of examples/lmnh/pipeline.yaml)",
+        lambda ctx: lmnh.run_in_process(ctx, json_validator=False),
+    ),
+    "naive": Variant(
+        "msg/s",
+        "poll(1.0) one message, json.loads, kiosk rules, INSERT + COMMIT per message, auto-commit (capped count)",
+        naive.run_naive,
+    ),
+    "handtuned": Variant(
+        "msg/s",
+        f"consume(10000), {handtuned.decoder()[0]} decode, kiosk rules, binary COPY + offsets in one transaction",
+        handtuned.run_handtuned,
+    ),
+    "stage_consume": Variant(
+        "msg/s", "Kafka -> discard: consume(10000), fetch.queue.backoff.ms=10, assigned partitions", stages.run_consume
+    ),
+    "stage_validate": Variant(
+        "msg/s",
+        "kiosk validator alone on raw bytes, in memory",
+        lambda ctx: stages.run_validate(ctx, json_validator=False),
+    ),
+    "stage_json_kiosk": Variant(
+        "msg/s",
+        "json then kiosk validators (the benchmarked chain), in memory",
+        lambda ctx: stages.run_validate(ctx, json_validator=True),
+    ),
+    "stage_copy": Variant(
+        "msg/s",
+        "PostgresSink.write_batch of validated records: routed binary COPY + rejects + offsets, 5,000 a batch",
+        stages.run_copy,
+    ),
+    "scale_1": Variant(
+        "msg/s",
+        "1 `lmnh-pipes run` process; wall time from start until every row is in (group join included)",
+        lambda ctx: lmnh.run_processes(ctx, 1),
+    ),
+    "scale_2": Variant(
+        "msg/s",
+        "2 `lmnh-pipes run` processes in one consumer group; as scale_1",
+        lambda ctx: lmnh.run_processes(ctx, 2),
+    ),
+    "sink_copy": Variant(
+        "rows/s", "PostgresSink.write (binary COPY, routed, look-up), 5,000 rows a transaction", pg_sink.run_sink_copy
+    ),
+    "sink_executemany": Variant(
+        "rows/s",
+        "cursor.executemany INSERT, a commit per 5,000 rows (capped: --executemany-cap)",
+        pg_sink.run_sink_executemany,
+    ),
+    "sink_insert_per_row": Variant(
+        "rows/s", "one INSERT + COMMIT per row (capped: --cap)", pg_sink.run_sink_insert_per_row
+    ),
+}
