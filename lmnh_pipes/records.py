@@ -17,7 +17,17 @@ from typing import Any, Final
 
 import attrs
 
-__all__ = ["MISSING", "Meta", "Record", "Rejection", "compile_path", "json_default", "make_record", "resolve_path"]
+__all__ = [
+    "MISSING",
+    "Meta",
+    "Record",
+    "Rejection",
+    "compile_path",
+    "json_default",
+    "make_meta",
+    "make_record",
+    "resolve_path",
+]
 
 
 class _Missing:
@@ -127,6 +137,26 @@ def make_record(value: Any, raw: bytes, meta: Meta) -> Record:
     _set_meta(record, meta)
     _set_reject(record, None)
     return record
+
+
+_meta_setters = tuple(
+    Meta.__dict__[name].__set__ for name in ("source", "topic", "partition", "offset", "key", "timestamp")
+)
+
+
+def make_meta(
+    source: str, topic: str, partition: int, offset: int, key: str | bytes | None, timestamp: datetime | None
+) -> Meta:
+    """``Meta(...)`` from positional fields, about twice as fast: for sources on a hot path."""
+    meta = _new(Meta)
+    set_source, set_topic, set_partition, set_offset, set_key, set_timestamp = _meta_setters
+    set_source(meta, source)
+    set_topic(meta, topic)
+    set_partition(meta, partition)
+    set_offset(meta, offset)
+    set_key(meta, key)
+    set_timestamp(meta, timestamp)
+    return meta
 
 
 _TOP: Final = frozenset({"meta", "reject", "raw", "value"})

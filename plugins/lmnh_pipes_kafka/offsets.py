@@ -34,6 +34,30 @@ class OffsetTracker:
             part = self._parts[(topic, partition)] = _Partition()
         part.pending.append(offset)
 
+    def read_many(self, topic: str, partition: int, offsets: list[int]) -> None:
+        """Note that ``offsets`` (increasing) were handed to the pipeline."""
+        part = self._parts.get((topic, partition))
+        if part is None:
+            part = self._parts[(topic, partition)] = _Partition()
+        part.pending.extend(offsets)
+
+    def done_many(self, topic: str, partition: int, offsets: list[int]) -> None:
+        """Note that ``offsets`` (increasing) were written. The usual case, the oldest offsets read, in order,
+        is settled in one step; anything else goes offset by offset."""
+        part = self._parts.get((topic, partition))
+        if part is None or not offsets:
+            return
+        pending, n = part.pending, len(offsets)
+        # Both are increasing, and offsets is a subset of pending: with the same count, the same first and the
+        # same last element, offsets is exactly pending's first n elements.
+        if not part.done and len(pending) >= n and pending[0] == offsets[0] and pending[n - 1] == offsets[-1]:
+            for _ in range(n):
+                pending.popleft()
+            part.next_offset = offsets[-1] + 1
+            return
+        for offset in offsets:
+            self.done(topic, partition, offset)
+
     def done(self, topic: str, partition: int, offset: int) -> None:
         """Note that ``offset`` was written (or rejected and written). Unknown partitions are ignored: they
         were revoked, and their new owner re-reads from the last commit."""

@@ -7,14 +7,14 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import attrs
 import confluent_kafka as ck
 
-from lmnh_pipes import ConfigError, Meta, Record, RunError, TransientError
+from lmnh_pipes import ConfigError, Record, RunError, TransientError
 from lmnh_pipes.interfaces import PositionStore
-from lmnh_pipes.records import make_record
+from lmnh_pipes.records import make_meta, make_record
 
 from .connection import Connection, classify_error
 from .offsets import OffsetTracker
@@ -138,41 +138,41 @@ class KafkaSource(Connection):
         messages = consumer.consume(max_records, timeout)
         self._raise_if_fatal()
         records: list[Record] = []
-        track = self._tracker.read
+        append = records.append
         assigned, last_read = self._assigned, self._last_read
+        read_offsets: dict[tuple[str, int], list[int]] = {}
+        last_ts, last_time = -1, None
         for m in messages:
-            err = m.error()
-            if err is not None:
-                self._on_message_error(err)
+            if m.error() is not None:
+                self._on_message_error(m.error())  # type: ignore[arg-type]
                 continue
-            # A message without an error always has its coordinates; the stubs allow None for error events.
-            topic = cast(str, m.topic())
-            partition = cast(int, m.partition())
-            offset = cast(int, m.offset())
+            # A message without an error always has its coordinates (the stubs allow None for error events).
+            topic: str = m.topic()  # type: ignore[assignment]
+            partition: int = m.partition()  # type: ignore[assignment]
+            offset: int = m.offset()  # type: ignore[assignment]
             # A rebalance inside this consume() may have revoked the partition, or restarted it from its last
             # commit: messages fetched before it are then not ours, or will come again.
             tp = (topic, partition)
             if tp not in assigned or offset <= last_read.get(tp, -1):
                 continue
             last_read[tp] = offset
-            track(topic, partition, offset)
-            raw_key = m.key()
-            key: str | bytes | None = raw_key
-            if raw_key is not None:
-                try:
-                    key = raw_key.decode("utf-8")
+            offsets = read_offsets.get(tp)
+            if offsets is None:
+                offsets = read_offsets[tp] = []
+            offsets.append(offset)
+            key: str | bytes | None = m.key()
+            if key is not None:
+                try:  # noqa: SIM105 -- contextlib.suppress costs more on this hot path
+                    key = key.decode("utf-8")  # type: ignore[union-attr]
                 except UnicodeDecodeError:
-                    key = raw_key
+                    pass
             ts_type, ts = m.timestamp()
-            meta = Meta(
-                source="kafka",
-                topic=topic,
-                partition=partition,
-                offset=offset,
-                key=key,
-                timestamp=datetime.fromtimestamp(ts / 1000, UTC) if ts_type != _NO_TIMESTAMP else None,
-            )
-            records.append(make_record(None, m.value() or b"", meta))
+            if ts != last_ts:  # messages of one producer batch share a timestamp: convert it once
+                last_ts = ts
+                last_time = datetime.fromtimestamp(ts / 1000, UTC) if ts_type != _NO_TIMESTAMP else None
+            append(make_record(None, m.value() or b"", make_meta("kafka", topic, partition, offset, key, last_time)))
+        for (topic, partition), offsets in read_offsets.items():
+            self._tracker.read_many(topic, partition, offsets)
         if messages:
             self._down_since = None
         elif self._down_since is not None:
@@ -180,9 +180,16 @@ class KafkaSource(Connection):
         return records
 
     def ack(self, records: Sequence[Record]) -> None:
-        done = self._tracker.done
+        by_partition: dict[tuple[str, int], list[int]] = {}
         for r in records:
-            done(r.meta.topic, r.meta.partition, r.meta.offset)
+            meta = r.meta
+            tp = (meta.topic, meta.partition)
+            offsets = by_partition.get(tp)
+            if offsets is None:
+                offsets = by_partition[tp] = []
+            offsets.append(meta.offset)
+        for (topic, partition), offsets in by_partition.items():
+            self._tracker.done_many(topic, partition, offsets)
         self._commit(asynchronous=True)
 
     def close(self) -> None:

@@ -65,3 +65,19 @@ def test_watermark_is_first_offset_not_done(partitions, rnd, data):
         elif not not_done:
             expected = offsets[-1] + 1
         assert t.positions().get(("t", p)) == expected
+
+
+@given(st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=50, unique=True), st.data())
+def test_bulk_marks_agree_with_one_by_one(offsets, data):
+    offsets.sort()
+    split = data.draw(st.integers(0, len(offsets)))
+    bulk, single = OffsetTracker(), OffsetTracker()
+    bulk.read_many("t", 0, offsets)
+    for o in offsets:
+        single.read("t", 0, o)
+    done = data.draw(st.sampled_from([offsets[:split], offsets[split:], offsets[::2]]))
+    bulk.done_many("t", 0, list(done))
+    for o in done:
+        single.done("t", 0, o)
+    assert bulk.positions() == single.positions()
+    assert bulk.in_flight("t", 0) == single.in_flight("t", 0)
