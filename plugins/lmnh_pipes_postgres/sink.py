@@ -180,15 +180,26 @@ class PostgresSink:
     ) -> int:
         joined = rejects if isinstance(rejects, PostgresSink) else None
 
-        def transaction(cur: psycopg.Cursor[Any]) -> int:
-            ends: dict[tuple[str, int], int] = {}
-            for r in (*accepted, *rejected):
-                key = (r.meta.topic, r.meta.partition)
-                if r.meta.offset + 1 > ends.get(key, -1):
-                    ends[key] = r.meta.offset + 1
-            stored = self._lock_positions(cur, pipeline, sorted(ends))
+        # Each partition's first and next offsets in this batch (its records come in offset order per partition).
+        firsts: dict[tuple[str, int], int] = {}
+        ends: dict[tuple[str, int], int] = {}
+        for records in (accepted, rejected):
+            for r in records:
+                meta = r.meta
+                key = (meta.topic, meta.partition)
+                offset = meta.offset
+                if offset < firsts.get(key, offset + 1):
+                    firsts[key] = offset
+                if offset >= ends.get(key, 0):
+                    ends[key] = offset + 1
 
-            def fresh(records: Sequence[Record]) -> list[Record]:
+        def transaction(cur: psycopg.Cursor[Any]) -> int:
+            stored = self._lock_positions(cur, pipeline, sorted(ends))
+            replayed = any(stored.get(key, -1) > first for key, first in firsts.items())
+
+            def fresh(records: Sequence[Record]) -> Sequence[Record]:
+                if not replayed:  # the usual case: nothing of this batch was written before
+                    return records
                 return [r for r in records if r.meta.offset >= stored.get((r.meta.topic, r.meta.partition), -1)]
 
             keep = fresh(accepted)
