@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
-from .environ import read_env_file
+from .environ import read_env_file_text
 from .errors import ConfigError, Problem
 from .http import HttpOptions
 from .pipeline import BatchOptions, Pipeline
@@ -48,16 +48,7 @@ def load(
     beside the pipeline file or in the working directory. Raises :class:`ConfigError` with every problem found.
     """
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            [Problem(message=f"cannot read the pipeline file: {exc.strerror or exc}", file=str(path))]
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            [Problem(message=f"the pipeline file is not UTF-8 text (byte {exc.start})", file=str(path))]
-        ) from None
+    text = _read_text(file, "the pipeline file")
     env = load_environment(file, env_file, environ)
     doc = parse_document(text, str(path), env)
     return build(doc, registry if registry is not None else get_registry(), default_name=file.stem)
@@ -71,28 +62,24 @@ def load_environment(
     """The variables a pipeline file sees: the ``.env`` file's, overridden by the environment's."""
     env: dict[str, str] = {}
     if env_file is not None:
-        try:
-            env.update(read_env_file(Path(env_file)))
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                [Problem(message=f"the env file is not UTF-8 text (byte {exc.start})", file=str(env_file))]
-            ) from None
-        except OSError as exc:
-            raise ConfigError(
-                [Problem(message=f"cannot read the env file: {exc.strerror or exc}", file=str(env_file))]
-            ) from None
+        env.update(read_env_file_text(_read_text(Path(env_file), "the env file")))
     else:
         for candidate in (pipeline_file.parent / ".env", Path.cwd() / ".env"):
             if candidate.is_file():
-                try:
-                    env.update(read_env_file(candidate))
-                except (OSError, UnicodeDecodeError) as exc:
-                    raise ConfigError(
-                        [Problem(message=f"cannot read the env file: {exc}", file=str(candidate))]
-                    ) from None
+                env.update(read_env_file_text(_read_text(candidate, "the env file")))
                 break
     env.update(os.environ if environ is None else environ)
     return env
+
+
+def _read_text(path: Path, what: str) -> str:
+    """A UTF-8 text file, or a ConfigError naming it and saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(message=f"cannot read {what}: {exc.strerror or exc}", file=str(path))]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(message=f"{what} is not UTF-8 text (byte {exc.start})", file=str(path))]) from None
 
 
 def build(doc: Document, registry: Registry, *, default_name: str = "pipeline") -> Pipeline:

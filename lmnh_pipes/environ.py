@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["InterpolationError", "interpolate", "read_env_file"]
+__all__ = ["InterpolationError", "interpolate", "read_env_file", "read_env_file_text"]
 
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _BODY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)(.*))?", re.DOTALL)
@@ -69,8 +69,13 @@ def read_env_file(path: str | Path) -> dict[str, str]:
     A double-quoted value understands ``\\n``, ``\\t``, ``\\"`` and ``\\\\``; a single-quoted one is literal.
     Lines that are not assignments are ignored, as docker compose and python-dotenv do.
     """
+    return read_env_file_text(Path(path).read_text(encoding="utf-8"))
+
+
+def read_env_file_text(text: str) -> dict[str, str]:
+    """Parse the text of a ``.env`` file; see :func:`read_env_file`."""
     result: dict[str, str] = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         m = _LINE.fullmatch(line)
