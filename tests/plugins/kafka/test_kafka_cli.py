@@ -99,7 +99,7 @@ def test_sigkill_and_restart_lose_nothing_with_a_file_sink(tansu, topic_name, tm
     first = tmp_path / "run1"
     env = {**os.environ, **environment(tansu, topic_name, first)}
     proc = subprocess.Popen(
-        [LMNH_PIPES, "run", str(tmp_path / "p.yaml")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [LMNH_PIPES, "run", str(tmp_path / "p.yaml")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 60
     while sum(read_outputs(first).values()) < 5000:

@@ -101,13 +101,21 @@ def describe(got: Counter, want: Counter) -> str:
 
 
 def start(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    # stderr goes to a file, not a pipe: nobody reads a pipe while the run goes, and a full one would block it.
+    log = tmp_path / f"stderr-{time.monotonic_ns()}.log"
+    proc = subprocess.Popen(
         [LMNH_PIPES, "run", str(tmp_path / "pipeline.yaml"), "--json", *extra],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=log.open("w"),
         text=True,
     )
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def stderr_of(proc: subprocess.Popen[str]) -> str:
+    return proc.log.read_text()[-3000:]  # type: ignore[attr-defined]
 
 
 def written(dsn: str) -> int:
@@ -116,16 +124,28 @@ def written(dsn: str) -> int:
     )
 
 
-def kill_after_progress(proc: subprocess.Popen[str], dsn: str, rng: random.Random, timeout: float = 60) -> None:
-    """SIGKILL ``proc`` at a random moment once it has written something (or when it ends by itself)."""
+def stored_total(dsn: str) -> int:
+    """How many messages the stored positions cover (every one of them written or rejected)."""
+    if rows(dsn, "SELECT to_regclass('lmnh_pipes_offsets') IS NULL")[0][0]:
+        return 0  # created by the pipeline when it first stores positions
+    return int(rows(dsn, "SELECT coalesce(sum(greatest(next_offset, 0)), 0) FROM lmnh_pipes_offsets")[0][0])
+
+
+def kill_after_progress(
+    proc: subprocess.Popen[str], dsn: str, rng: random.Random, total: int, timeout: float = 120
+) -> bool:
+    """SIGKILL ``proc`` at a random moment once it has written something; False if it had nothing left to do."""
     before = written(dsn)
     deadline = time.monotonic() + timeout
-    while written(dsn) == before and proc.poll() is None:
-        assert time.monotonic() < deadline, "no progress"
+    while written(dsn) == before and proc.poll() is None and stored_total(dsn) < total:
+        assert time.monotonic() < deadline, f"no progress in {timeout} s: {stderr_of(proc)}"
         time.sleep(0.05)
-    time.sleep(rng.uniform(0, 0.6))
+    # A short random delay: the kill must land mid-stream, while messages are left to read.
+    time.sleep(rng.uniform(0, 0.25))
+    mid_run = stored_total(dsn) < total
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
+    return mid_run
 
 
 @pytest.fixture
@@ -146,14 +166,16 @@ def setup(tansu, topic_name, pg_dsn, tmp_path):
 def test_ten_sigkills_lose_nothing_and_write_nothing_twice(tansu, topic_name, pg_dsn, tmp_path, setup):
     truth = produce_truth(tansu, topic_name, 100_000)
     rng = random.Random(11)
+    mid_run = 0
     for attempt in range(10):
         # A fresh group each time: the killed member's partitions would otherwise wait for its session to
         # expire. Positions come from PostgreSQL either way: that is what is under test.
         env = {**setup, "GROUP": f"g-{topic_name}-{attempt}"}
-        kill_after_progress(start(tmp_path, env), pg_dsn, rng)
+        mid_run += kill_after_progress(start(tmp_path, env), pg_dsn, rng, 100_000)
+    assert mid_run >= 8, f"only {mid_run} of the 10 kills came while messages were left"
     final = start(tmp_path, {**setup, "GROUP": f"g-{topic_name}-final"}, "--idle-timeout", "8")
-    _out, err = final.communicate(timeout=300)
-    assert final.returncode == 0, err
+    final.communicate(timeout=300)
+    assert final.returncode == 0, stderr_of(final)
     assert_exactly_once(pg_dsn, truth)
     stored = rows(pg_dsn, "SELECT sum(next_offset) FROM lmnh_pipes_offsets WHERE pipeline = 'kiosk-exactly-once'")
     assert stored == [(100_000,)]
@@ -165,7 +187,7 @@ def test_two_group_members_with_one_killed(tansu, topic_name, pg_dsn, tmp_path, 
     rng = random.Random(5)
     steady = start(tmp_path, setup, "--idle-timeout", "25")
     for _ in range(2):
-        kill_after_progress(start(tmp_path, setup), pg_dsn, rng)
-    _out, err = steady.communicate(timeout=300)
-    assert steady.returncode == 0, err
+        kill_after_progress(start(tmp_path, setup), pg_dsn, rng, 40_000)
+    steady.communicate(timeout=300)
+    assert steady.returncode == 0, stderr_of(steady)
     assert_exactly_once(pg_dsn, truth)
