@@ -334,12 +334,18 @@ def _not_a_string(value: Any, hint: Any) -> Any:
     return _list_converter.structure(value, hint)
 
 
-_list_converter = cattrs.Converter()
-_converter = cattrs.Converter()
-_converter.register_structure_hook(str, _strict_str)
-_converter.register_structure_hook(int, _strict_int)
-_converter.register_structure_hook(float, _strict_float)
-_converter.register_structure_hook(bool, _strict_bool)
+def _scalar_converter() -> cattrs.Converter:
+    """A converter with the strict scalar hooks; list items are structured by one without the list hook."""
+    converter = cattrs.Converter()
+    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(float, _strict_float)
+    converter.register_structure_hook(bool, _strict_bool)
+    return converter
+
+
+_list_converter = _scalar_converter()
+_converter = _scalar_converter()
 _converter.register_structure_hook_func(_is_list, _not_a_string)
 _converter.register_structure_hook(int | float, _int_or_float)
 
@@ -367,11 +373,6 @@ def _first_arm(value: Any, hint: Any) -> Any:
 
 _converter.register_structure_hook_func(_is_mixed_union, _first_arm)
 _converter.register_structure_hook(int | float | None, lambda v, t: None if v is None else _int_or_float(v, t))
-for _conv in (_list_converter,):
-    _conv.register_structure_hook(str, _strict_str)
-    _conv.register_structure_hook(int, _strict_int)
-    _conv.register_structure_hook(float, _strict_float)
-    _conv.register_structure_hook(bool, _strict_bool)
 
 
 def _options(doc: Document, key: str, cls: Callable[..., T], problems: list[Problem]) -> T:
