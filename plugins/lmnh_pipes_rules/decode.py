@@ -2,12 +2,21 @@
 
 Refused: invalid UTF-8, a byte-order mark, NaN / Infinity, duplicate keys (at any depth), anything but an
 object at the top, and nesting deeper than ``MAX_DEPTH``. Insignificant whitespace and key order don't matter.
+
+:func:`decode_object` first tries msgspec's decoder, about seven times faster than the standard library's with a
+pairs hook, on the common case: plain ASCII without escapes, no floats. msgspec keeps the last of duplicate keys,
+so the fast path counts the quotes instead: without escapes every ``"`` opens or closes a key or a string, so the
+raw bytes hold exactly twice as many quotes as the decoded value has keys and strings, unless a key repeats. Any
+other input, and any input msgspec refuses, takes the standard library's path, which gives the same decisions and
+the readable reasons.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any, Final
+
+import msgspec
 
 __all__ = ["MAX_DEPTH", "DecodeError", "decode_object", "decode_value"]
 
@@ -36,8 +45,22 @@ def _constant(name: str) -> Any:
 _decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
 
 
+_fast_decode: Final = msgspec.json.Decoder().decode
+#: Longer input takes the standard library's path, whose int() refuses numbers of more than 4300 digits.
+_FAST_MAX_BYTES: Final = 4300
+_BACKSLASH: Final = ord("\\")  # an int: `in` then looks for one byte, several times faster
+
+
 def decode_object(raw: bytes | str) -> dict[str, Any]:
     """Decode ``raw`` into a dict, or raise :class:`DecodeError` with a readable reason."""
+    if type(raw) is bytes and len(raw) <= _FAST_MAX_BYTES and raw.isascii() and _BACKSLASH not in raw:
+        try:
+            value = _fast_decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            pass
+        else:
+            if type(value) is dict and 2 * _keys_and_strings(value, 1) == raw.count(b'"'):
+                return value
     value = decode_value(raw)
     if not isinstance(value, dict):
         raise DecodeError(f"expected a JSON object, found {_json_type(value)}")
@@ -71,6 +94,31 @@ def decode_value(raw: bytes | str) -> Any:
         raise DecodeError(f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError:  # the only other ValueError: int() refuses a number of more than 4300 digits
         raise DecodeError("not valid JSON: a number with too many digits") from None
+
+
+def _keys_and_strings(value: dict[str, Any] | list[Any], depth: int) -> int:
+    """How many keys and strings ``value`` holds, at any depth; -1 (never a match) if it holds a float, whose
+    parsing the fast path leaves to the standard library, or nests deeper than ``MAX_DEPTH``."""
+    if depth > MAX_DEPTH:
+        return -1
+    if type(value) is dict:
+        count = len(value)
+        items: Any = value.values()
+    else:
+        count = 0
+        items = value
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            count += 1
+        elif kind is dict or kind is list:
+            inner = _keys_and_strings(item, depth + 1)
+            if inner < 0:
+                return -1
+            count += inner
+        elif kind is float:
+            return -1
+    return count
 
 
 def _too_deep(text: str) -> bool:
