@@ -365,3 +365,31 @@ def test_overlap_never_acks_past_a_failed_write():
     with pytest.raises(RunError):
         Pipeline(source=source, sink=ListSink(fail_on=3), batch=BatchOptions(max_records=5)).run()
     assert [r.meta.offset for r in source.acked] == list(range(10))
+
+
+def test_the_garbage_collector_is_tuned_during_a_run_and_restored_after():
+    import gc
+
+    seen: list[tuple[tuple[int, int, int], int]] = []
+
+    @attrs.define
+    class Watching:
+        name: str = "watching"
+
+        def open(self) -> None:
+            pass
+
+        def validate(self, record: Record) -> Record:
+            seen.append((gc.get_threshold(), gc.get_freeze_count()))
+            return record
+
+        def close(self) -> None:
+            pass
+
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    Pipeline(source=ListSource(ITEMS), validators=[JsonValidator(), Watching()], sink=ListSink()).run()
+    assert seen
+    threshold, frozen = seen[0]
+    assert threshold[0] >= 20_000 and threshold[1:] == before[0][1:]
+    assert frozen > before[1]  # what existed at the start is left out of collections
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
