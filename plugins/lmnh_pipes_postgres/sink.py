@@ -43,6 +43,14 @@ class _RowError(ValueError):
     """A record cannot become a row (an unknown look-up key)."""
 
 
+class _Refused(Exception):  # noqa: N818 -- not an error: the signal to write the batch again with savepoints
+    """The database refused a row of a COPY made without savepoints."""
+
+
+#: What a COPY raises when the database (or a dumper) refuses a row's values, rather than failing.
+_REFUSALS = (psycopg.DataError, psycopg.IntegrityError, TypeError, ValueError, OverflowError)
+
+
 @attrs.frozen
 class _Target:
     spec: TableSpec
@@ -170,7 +178,7 @@ class PostgresSink:
     # -- writing --
 
     def write(self, records: Sequence[Record]) -> None:
-        self._in_transaction(lambda cur: self.copy_records(cur, records))
+        self._writing(lambda cur, isolate: self.copy_records(cur, records, isolate=isolate))
 
     def joins(self, rejects: Sink) -> bool:
         return isinstance(rejects, PostgresSink) and rejects.conninfo == self.conninfo
@@ -193,7 +201,7 @@ class PostgresSink:
                 if offset >= ends.get(key, 0):
                     ends[key] = offset + 1
 
-        def transaction(cur: psycopg.Cursor[Any]) -> int:
+        def transaction(cur: psycopg.Cursor[Any], isolate: bool) -> int:
             stored = self._lock_positions(cur, pipeline, sorted(ends))
             replayed = any(stored.get(key, -1) > first for key, first in firsts.items())
 
@@ -205,14 +213,14 @@ class PostgresSink:
             keep = fresh(accepted)
             if len(keep) < len(accepted):
                 log.info("skipped %d records written before (a replay)", len(accepted) - len(keep))
-            written = self.copy_records(cur, keep)
+            written = self.copy_records(cur, keep, isolate=isolate)
             if joined is not None:
-                joined.copy_records(cur, fresh(rejected))
+                joined.copy_records(cur, fresh(rejected), isolate=isolate)
             self._store_positions(cur, pipeline, {k: v for k, v in ends.items() if v > stored.get(k, -1)})
             return written
 
         self._ensure_offsets_table()
-        return self._in_transaction(transaction)
+        return self._writing(transaction)
 
     def stored_positions(self, pipeline: str, partitions: Sequence[tuple[str, int]]) -> Positions:
         if not partitions:
@@ -230,13 +238,15 @@ class PostgresSink:
         self._ensure_offsets_table()
         return self._in_transaction(read)
 
-    def copy_records(self, cur: psycopg.Cursor[Any], records: Sequence[Record]) -> int:
+    def copy_records(self, cur: psycopg.Cursor[Any], records: Sequence[Record], *, isolate: bool = True) -> int:
         """COPY ``records`` into their tables with ``cur`` (inside the caller's transaction); return the count.
 
-        Records the database refuses (a constraint, a value out of range, an unknown look-up key, a route with no
-        table) are isolated by bisection inside savepoints, and reported together in a
-        :class:`~lmnh_pipes.RecordRejectedError` with the database's messages; the caller's transaction must then
-        be rolled back, and the rest written again.
+        Records that cannot become rows (an unknown look-up key, a route with no table) and, with ``isolate``,
+        records the database refuses (a constraint, a value out of range), isolated by bisection inside savepoints,
+        are reported together in a :class:`~lmnh_pipes.RecordRejectedError` with the reasons; the caller's
+        transaction must then be rolled back, and the rest written again. Without ``isolate`` (no savepoints, six
+        fewer round trips a batch), a refusal by the database raises ``_Refused``: roll back, and call again with
+        ``isolate``.
         """
         if not records:
             return 0
@@ -257,7 +267,13 @@ class PostgresSink:
                 continue
             rows, bad = self._rows(cur, target, group)
             refused += bad
-            refused += self._copy_isolating(cur, target, rows)
+            if isolate:
+                refused += self._copy_isolating(cur, target, rows)
+            elif rows:
+                try:
+                    self._copy(cur, target, [row for _, row in rows])
+                except _REFUSALS as exc:
+                    raise _Refused from exc
         if refused:
             raise RecordRejectedError("postgres", refused)
         return len(records)
@@ -272,7 +288,7 @@ class PostgresSink:
             with cur.connection.transaction():
                 self._copy(cur, target, [row for _, row in rows])
             return []
-        except (psycopg.DataError, psycopg.IntegrityError, TypeError, ValueError, OverflowError) as exc:
+        except _REFUSALS as exc:
             if len(rows) == 1:
                 return [(rows[0][0], f"{target.spec.table}: {_one_line(exc)}")]
         middle = len(rows) // 2
@@ -352,6 +368,14 @@ class PostgresSink:
             self._conn = self._connect()
         return self._conn
 
+    def _writing(self, fn: Callable[[psycopg.Cursor[Any], bool], T]) -> T:
+        """``fn(cur, isolate=False)`` in a transaction; if the database refused a row, roll back and run
+        ``fn(cur, isolate=True)`` in a new one, whose savepoints find the refused rows."""
+        try:
+            return self._in_transaction(lambda cur: fn(cur, False))
+        except _Refused:
+            return self._in_transaction(lambda cur: fn(cur, True))
+
     def _in_transaction(self, fn: Callable[[psycopg.Cursor[Any]], T]) -> T:
         conn = self._connection()
         try:
@@ -392,24 +416,26 @@ class PostgresSink:
         self, cur: psycopg.Cursor[Any], pipeline: str, partitions: Sequence[tuple[str, int]]
     ) -> dict[tuple[str, int], int]:
         topics, parts = [t for t, _ in partitions], [p for _, p in partitions]
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (pipeline, topic, partition, next_offset) "
-                "SELECT %s, t, p, -1 FROM unnest(%s::text[], %s::int[]) AS u(t, p) ON CONFLICT DO NOTHING"
-            ).format(self._offsets_identifier),
-            (pipeline, topics, parts),
-        )
         # Row locks serialise group members that briefly share a partition during a rebalance; the one that
         # commits second sees the first one's position and skips what it already wrote.
-        cur.execute(
-            sql.SQL(
-                "SELECT topic, partition, next_offset FROM {} WHERE pipeline = %s "
-                "AND (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
-                "ORDER BY topic, partition FOR UPDATE"
-            ).format(self._offsets_identifier),
-            (pipeline, topics, parts),
-        )
-        return {(t, p): o for t, p, o in cur.fetchall()}
+        select = sql.SQL(
+            "SELECT topic, partition, next_offset FROM {} WHERE pipeline = %s "
+            "AND (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
+            "ORDER BY topic, partition FOR UPDATE"
+        ).format(self._offsets_identifier)
+        cur.execute(select, (pipeline, topics, parts))
+        rows = cur.fetchall()
+        if len(rows) < len(partitions):  # a partition's first batch: give it a row to lock
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} (pipeline, topic, partition, next_offset) "
+                    "SELECT %s, t, p, -1 FROM unnest(%s::text[], %s::int[]) AS u(t, p) ON CONFLICT DO NOTHING"
+                ).format(self._offsets_identifier),
+                (pipeline, topics, parts),
+            )
+            cur.execute(select, (pipeline, topics, parts))
+            rows = cur.fetchall()
+        return {(t, p): o for t, p, o in rows}
 
     def _store_positions(self, cur: psycopg.Cursor[Any], pipeline: str, positions: dict[tuple[str, int], int]) -> None:
         if not positions:
