@@ -99,7 +99,10 @@ class Pipeline:
 
         The validators must have been opened (``open()``) if they need to load anything.
         """
-        return [apply_validators(self.validators, Record.of(item)) for item in items]
+        from .runner import interpreter_tuned
+
+        with interpreter_tuned():
+            return [apply_validators(self.validators, Record.of(item)) for item in items]
 
 
 def apply_validators(validators: Iterable[Validator], record: Record) -> Record:

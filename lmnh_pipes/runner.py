@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -36,7 +36,7 @@ from .retry import RetryPolicy
 if TYPE_CHECKING:
     from .pipeline import Pipeline
 
-__all__ = ["run"]
+__all__ = ["interpreter_tuned", "run"]
 
 log = logging.getLogger("lmnh_pipes.runner")
 T = TypeVar("T")
@@ -78,7 +78,7 @@ def run(
                 stack.callback(server.close)
             if handle_signals:
                 stack.enter_context(_stop_on_signals(stop))
-            stack.enter_context(_interpreter_tuned())
+            stack.enter_context(interpreter_tuned())
             state.open(stack)
             state.loop()
     except (ConfigError, RunError) as exc:
@@ -390,8 +390,9 @@ SWITCH_INTERVAL = 0.001
 
 
 @contextmanager
-def _interpreter_tuned() -> Iterator[None]:
-    """While the run lasts, tune the interpreter for it; restore the settings at the end.
+def interpreter_tuned() -> Iterator[None]:
+    """Tune the interpreter for a run while the block lasts; restore the settings at the end. Every run does this;
+    it also helps a loop of your own over many records (validating a list in a notebook, a benchmark).
 
     - The objects that exist at the start (modules, components, a notebook's data) are left out of garbage
       collection, and young objects are collected every ``GC_YOUNG_THRESHOLD`` allocations. A run allocates several
@@ -400,21 +401,33 @@ def _interpreter_tuned() -> Iterator[None]:
     - The writer thread waits for the database many times per batch, and each time waits again for the GIL, which
       the validating thread gives up only every switch interval: ``SWITCH_INTERVAL`` shortens that wait.
 
-    BENCHMARKS.md measures both."""
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
-    tune_gc = gc.isenabled()
-    threshold = gc.get_threshold()
-    if tune_gc:
-        gc.freeze()
-        gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
+    BENCHMARKS.md measures both. Blocks may nest, or overlap in threads: the first to start tunes, and the last to
+    end restores."""
+    global _tuned_blocks
+    with _tuned_lock:
+        _tuned_blocks += 1
+        if _tuned_blocks == 1:
+            _tuned_saved[:] = [sys.getswitchinterval(), gc.isenabled(), gc.get_threshold()]
+            sys.setswitchinterval(min(_tuned_saved[0], SWITCH_INTERVAL))
+            if _tuned_saved[1]:
+                gc.freeze()
+                gc.set_threshold(max(_tuned_saved[2][0], GC_YOUNG_THRESHOLD), *_tuned_saved[2][1:])
     try:
         yield
     finally:
-        sys.setswitchinterval(interval)
-        if tune_gc:
-            gc.set_threshold(*threshold)
-            gc.unfreeze()
+        with _tuned_lock:
+            _tuned_blocks -= 1
+            if _tuned_blocks == 0:
+                interval, gc_enabled, threshold = _tuned_saved
+                sys.setswitchinterval(interval)
+                if gc_enabled:
+                    gc.set_threshold(*threshold)
+                    gc.unfreeze()
+
+
+_tuned_lock = threading.Lock()
+_tuned_blocks = 0
+_tuned_saved: list[Any] = []
 
 
 @contextmanager

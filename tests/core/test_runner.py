@@ -396,3 +396,19 @@ def test_the_interpreter_is_tuned_during_a_run_and_restored_after():
     assert frozen > before[1]  # what existed at the start is left out of collections
     assert interval == 0.001 < before[2]
     assert (gc.get_threshold(), gc.get_freeze_count(), sys.getswitchinterval()) == before
+
+
+def test_tuning_blocks_nest_and_the_outermost_restores():
+    import gc
+    import sys
+
+    from lmnh_pipes.runner import interpreter_tuned
+
+    before = (gc.get_threshold(), sys.getswitchinterval())
+    with interpreter_tuned():
+        tuned = (gc.get_threshold(), sys.getswitchinterval())
+        assert tuned != before
+        with interpreter_tuned():
+            pass
+        assert (gc.get_threshold(), sys.getswitchinterval()) == tuned  # the inner block did not restore
+    assert (gc.get_threshold(), sys.getswitchinterval()) == before
