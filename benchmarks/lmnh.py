@@ -114,16 +114,28 @@ def run_in_process(ctx: Context, *, json_validator: bool = True) -> Sample:
     logger.addHandler(joined)
     logger.setLevel(logging.INFO)
     rss_before = rss_mb()
+    # Resident memory once half the messages are in, and after the last batch: with 2,000,000 messages, the growth
+    # over the last million.
+    halfway: list[float] = []
+    last: list[float] = []
+
+    def on_batch(report: lmnh_pipes.RunReport) -> None:
+        if not halfway and report.read >= n // 2:
+            halfway.append(rss_mb())
+        last[:] = [rss_mb()]
+
     try:
         started = time.perf_counter()
         with ctx.measure() as timing:
-            report = lmnh_pipes.load(path).run(limit=n)
+            report = lmnh_pipes.load(path).run(limit=n, on_batch=on_batch)
     finally:
         logger.removeHandler(joined)
         logger.setLevel(level)
     if report.read != n:
         raise RuntimeError(f"lmnh_pipes read {report.read} of {n} messages")
     extra = {"rss_growth_mb": rss_mb() - rss_before, "harness_peak_rss_mb": peak_rss_mb()}
+    if halfway and last:
+        extra["rss_second_half_mb"] = last[0] - halfway[0]
     if joined.at is not None:
         extra["join_s"] = joined.at - started
     return Sample(count=n, timing=timing, got=count_rows(ctx.servers.dsn), want=ctx.topic.truth, extra=extra)

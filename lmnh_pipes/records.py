@@ -22,11 +22,13 @@ __all__ = [
     "Meta",
     "Record",
     "Rejection",
+    "attribute_path",
     "compile_path",
     "json_default",
     "make_meta",
     "make_record",
     "resolve_path",
+    "value_key",
 ]
 
 
@@ -88,12 +90,13 @@ class Record:
 
     def rejected_by(self, validator: str, reason: str, rule: str = "") -> Record:
         """This record, refused by ``validator`` for ``reason`` (``rule`` groups reasons in the report)."""
-        return Record(
-            value=self.value,
-            raw=self.raw,
-            meta=self.meta,
-            reject=Rejection(validator=validator, reason=reason, rule=rule or validator),
-        )
+        rejection = _new(Rejection)
+        _set_validator(rejection, validator)
+        _set_reason(rejection, reason)
+        _set_rule(rejection, rule or validator)
+        record = make_record(self.value, self.raw, self.meta)
+        _set_reject(record, rejection)
+        return record
 
     def get(self, path: str, default: Any = MISSING) -> Any:
         """Look up a dotted path: ``site``, ``value.site``, ``meta.offset``, ``reject.reason`` or ``raw``."""
@@ -126,6 +129,9 @@ _set_value = Record.__dict__["value"].__set__
 _set_raw = Record.__dict__["raw"].__set__
 _set_meta = Record.__dict__["meta"].__set__
 _set_reject = Record.__dict__["reject"].__set__
+_set_validator = Rejection.__dict__["validator"].__set__
+_set_reason = Rejection.__dict__["reason"].__set__
+_set_rule = Rejection.__dict__["rule"].__set__
 
 
 def make_record(value: Any, raw: bytes, meta: Meta) -> Record:
@@ -185,6 +191,21 @@ def resolve_path(record: Record, path: str, default: Any = MISSING) -> Any:
         else:
             return default
     return obj
+
+
+def value_key(path: str) -> str | None:
+    """The key, when ``path`` names one top-level key of the value (``site``, not ``meta.offset`` or ``a.b``)."""
+    head, _, rest = path.partition(".")
+    return path if head not in _TOP and not rest else None
+
+
+def attribute_path(path: str) -> str | None:
+    """``path`` itself when it names an attribute of the record (``raw``, ``meta.offset``, ``reject.reason``), which
+    ``operator.attrgetter`` can read; else None."""
+    head, _, rest = path.partition(".")
+    if path == "raw" or (head == "meta" and rest in _META_FIELDS) or (head == "reject" and rest in _REJECTION_FIELDS):
+        return path
+    return None
 
 
 def compile_path(path: str) -> Callable[[Record], Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import operator
 import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -16,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from lmnh_pipes import ConfigError, Record, RecordRejectedError, RunError, Sink, TransientError
 from lmnh_pipes.interfaces import Positions
-from lmnh_pipes.records import MISSING, compile_path
+from lmnh_pipes.records import MISSING, attribute_path, compile_path, value_key
 
 from .errors import is_transient
 from .tables import Column, TableSpec, default_column, parse_tables
@@ -315,25 +316,73 @@ class PostgresSink:
     def _rows(
         self, cur: psycopg.Cursor[Any], target: _Target, records: list[Record]
     ) -> tuple[list[tuple[Record, list[Any]]], list[tuple[Record, str]]]:
-        getters = [self._getter(cur, c, t) for c, t in zip(target.columns, target.types, strict=True)]
+        build = self._row_builder(cur, target)
         rows: list[tuple[Record, list[Any]]] = []
         bad: list[tuple[Record, str]] = []
         for r in records:
             try:
-                rows.append((r, [get(r) for get in getters]))
+                rows.append((r, build(r)))
             except _RowError as exc:
                 bad.append((r, str(exc)))
         return rows, bad
 
-    def _getter(self, cur: psycopg.Cursor[Any], column: Column, type_name: str) -> Callable[[Record], Any]:
+    def _row_builder(self, cur: psycopg.Cursor[Any], target: _Target) -> Callable[[Record], list[Any]]:
+        """A function from a record to its row. When every column reads one key of the value, a record whose
+        value is a dict holding them all is read with one ``itemgetter`` call; other records column by column."""
+        transforms = [self._transform(cur, c, t) for c, t in zip(target.columns, target.types, strict=True)]
+        getters: list[Callable[[Record], Any]] = [
+            c.get if f is None else _then(c.get, f) for c, f in zip(target.columns, transforms, strict=True)
+        ]
+
+        def by_column(r: Record) -> list[Any]:
+            return [get(r) for get in getters]
+
+        paths = [c.path for c in target.columns]
+        if len(paths) < 2 or None in paths:
+            return by_column
+        fixes = [(i, f) for i, f in enumerate(transforms) if f is not None]
+        keys = [value_key(p) for p in paths if p is not None]
+        attributes = [attribute_path(p) for p in paths if p is not None]
+        if None not in keys:
+            fetch_keys = operator.itemgetter(*keys)
+
+            def by_keys(r: Record) -> list[Any]:
+                value = r.value
+                if type(value) is not dict:
+                    return by_column(r)
+                try:
+                    row = list(fetch_keys(value))
+                except KeyError:  # a missing key: None, as a column gives it
+                    return by_column(r)
+                for i, fix in fixes:
+                    row[i] = fix(row[i])
+                return row
+
+            return by_keys
+        if None not in attributes:
+            fetch_attributes = operator.attrgetter(*attributes)  # type: ignore[arg-type] # no None, checked
+
+            def by_attributes(r: Record) -> list[Any]:
+                try:
+                    row = list(fetch_attributes(r))
+                except AttributeError:  # reject.* of an accepted record: None, as a column gives it
+                    return by_column(r)
+                for i, fix in fixes:
+                    row[i] = fix(row[i])
+                return row
+
+            return by_attributes
+        return by_column
+
+    def _transform(self, cur: psycopg.Cursor[Any], column: Column, type_name: str) -> Callable[[Any], Any] | None:
+        """What a column's value goes through on its way to the row (a look-up, a conversion); None for nothing."""
         convert = _converter(type_name)
         if column.lookup is None:
-            return column.get if convert is _identity else lambda r: convert(column.get(r))
+            return None if convert is _identity else convert
         lookup = column.lookup
         key = (lookup.table, lookup.key, lookup.value)
 
-        def looked_up(r: Record) -> Any:
-            value = column.get(r)
+        def looked_up(value: Any) -> Any:
             if value is None:
                 return None
             table = self._lookups.get(key)
@@ -525,6 +574,10 @@ def _converter(type_name: str) -> Callable[[Any], Any]:
     if type_name == "bytea":
         return lambda v: v.encode("utf-8") if isinstance(v, str) else v
     return _identity
+
+
+def _then(get: Callable[[Record], Any], transform: Callable[[Any], Any]) -> Callable[[Record], Any]:
+    return lambda r: transform(get(r))
 
 
 def _identity(value: Any) -> Any:
