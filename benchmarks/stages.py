@@ -11,7 +11,7 @@ from typing import Any, Final
 import confluent_kafka as ck
 
 from lmnh_pipes import Meta, Record, Validator
-from lmnh_pipes.pipeline import apply_validators
+from lmnh_pipes.pipeline import validate_all
 from lmnh_pipes_kiosk import KioskValidator
 from lmnh_pipes_postgres import PostgresSink
 from lmnh_pipes_rules import JsonValidator
@@ -95,7 +95,7 @@ def run_validate(ctx: Context, *, json_validator: bool) -> Sample:
     validators = _validators(json_validator)
     if json_validator:
         with ctx.measure() as timing:
-            done = [apply_validators(validators, r) for r in records]
+            done = validate_all(validators, records)
     else:
         validate = validators[0].validate
         with ctx.measure() as timing:
@@ -108,7 +108,7 @@ def validated_records(ctx: Context) -> list[Record]:
     cached = ctx.cache.get("validated")
     if cached is None:
         validators = _validators(True)
-        cached = ctx.cache["validated"] = [apply_validators(validators, r) for r in _records(ctx)]
+        cached = ctx.cache["validated"] = validate_all(validators, _records(ctx))
         # Millions of long-lived objects would make every later full collection walk them, slowing the variants
         # measured after this one in this process: keep them out of the collector's sight.
         gc.collect()

@@ -16,7 +16,7 @@ from .records import Record
 from .report import RunReport
 from .retry import RetryPolicy, positive
 
-__all__ = ["BatchOptions", "Pipeline", "apply_validators"]
+__all__ = ["BatchOptions", "Pipeline", "apply_validators", "validate_all"]
 
 
 @attrs.frozen(kw_only=True)
@@ -102,7 +102,26 @@ class Pipeline:
         from .runner import interpreter_tuned
 
         with interpreter_tuned():
-            return [apply_validators(self.validators, Record.of(item)) for item in items]
+            return validate_all(self.validators, [Record.of(item) for item in items])
+
+
+def validate_all(validators: Iterable[Validator], records: Iterable[Record]) -> list[Record]:
+    """:func:`apply_validators` on each record, in order; the same results, with less work per record."""
+    steps = [(v.validate, getattr(v, "name", type(v).__name__)) for v in validators]
+    done: list[Record] = []
+    append = done.append
+    for record in records:
+        if record.reject is None:
+            for validate, name in steps:
+                try:
+                    record = validate(record)
+                except Exception as exc:
+                    record = record.rejected_by(name, f"validator raised {type(exc).__name__}: {exc}", "error")
+                    break
+                if record.reject is not None:
+                    break
+        append(record)
+    return done
 
 
 def apply_validators(validators: Iterable[Validator], record: Record) -> Record:

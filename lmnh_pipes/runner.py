@@ -216,10 +216,10 @@ class _Run:
         in a thread while the next batch is read and validated. The previous batch is settled first."""
         if not self.pending or self.failed:
             return
-        from .pipeline import apply_validators
+        from .pipeline import validate_all
 
         started = time.monotonic()
-        done = [apply_validators(self.pipeline.validators, r) for r in self.pending]
+        done = validate_all(self.pipeline.validators, self.pending)
         self.pending.clear()
         self.settle()
         if self.pipeline.batch.overlap:

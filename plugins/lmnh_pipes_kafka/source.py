@@ -140,7 +140,9 @@ class KafkaSource(Connection):
         records: list[Record] = []
         append = records.append
         assigned, last_read = self._assigned, self._last_read
-        read_offsets: dict[tuple[str, int], list[int]] = {}
+        # Messages come in runs of one partition: its state is looked up when a run starts, and stored when it ends.
+        run_topic, run_partition, run_ok, last = "", -1, False, -1
+        offsets: list[int] = []
         last_ts, last_time = -1, None
         for m in messages:
             if m.error() is not None:
@@ -150,15 +152,18 @@ class KafkaSource(Connection):
             topic: str = m.topic()  # type: ignore[assignment]
             partition: int = m.partition()  # type: ignore[assignment]
             offset: int = m.offset()  # type: ignore[assignment]
-            # A rebalance inside this consume() may have revoked the partition, or restarted it from its last
-            # commit: messages fetched before it are then not ours, or will come again.
-            tp = (topic, partition)
-            if tp not in assigned or offset <= last_read.get(tp, -1):
+            if partition != run_partition or topic != run_topic:
+                if run_ok:
+                    self._end_run(run_topic, run_partition, last, offsets)
+                run_topic, run_partition = topic, partition
+                # A rebalance inside this consume() may have revoked the partition, or restarted it from its last
+                # commit: messages fetched before it are then not ours, or will come again.
+                run_ok = (topic, partition) in assigned
+                last = last_read.get((topic, partition), -1)
+                offsets = []
+            if not run_ok or offset <= last:
                 continue
-            last_read[tp] = offset
-            offsets = read_offsets.get(tp)
-            if offsets is None:
-                offsets = read_offsets[tp] = []
+            last = offset
             offsets.append(offset)
             key: str | bytes | None = m.key()
             if key is not None:
@@ -171,8 +176,8 @@ class KafkaSource(Connection):
                 last_ts = ts
                 last_time = datetime.fromtimestamp(ts / 1000, UTC) if ts_type != _NO_TIMESTAMP else None
             append(make_record(None, m.value() or b"", make_meta("kafka", topic, partition, offset, key, last_time)))
-        for (topic, partition), offsets in read_offsets.items():
-            self._tracker.read_many(topic, partition, offsets)
+        if run_ok:
+            self._end_run(run_topic, run_partition, last, offsets)
         if messages:
             self._down_since = None
         elif self._down_since is not None:
@@ -181,12 +186,13 @@ class KafkaSource(Connection):
 
     def ack(self, records: Sequence[Record]) -> None:
         by_partition: dict[tuple[str, int], list[int]] = {}
+        run_topic, run_partition = "", -1
+        offsets: list[int] = []
         for r in records:
             meta = r.meta
-            tp = (meta.topic, meta.partition)
-            offsets = by_partition.get(tp)
-            if offsets is None:
-                offsets = by_partition[tp] = []
+            if meta.partition != run_partition or meta.topic != run_topic:  # records come in runs of a partition
+                run_topic, run_partition = meta.topic, meta.partition
+                offsets = by_partition.setdefault((run_topic, run_partition), [])
             offsets.append(meta.offset)
         for (topic, partition), offsets in by_partition.items():
             self._tracker.done_many(topic, partition, offsets)
@@ -203,6 +209,11 @@ class KafkaSource(Connection):
             consumer.close()
 
     # -- internals --
+
+    def _end_run(self, topic: str, partition: int, last: int, offsets: list[int]) -> None:
+        self._last_read[(topic, partition)] = last
+        if offsets:
+            self._tracker.read_many(topic, partition, offsets)
 
     def _require_open(self) -> ck.Consumer:
         if self._consumer is None:

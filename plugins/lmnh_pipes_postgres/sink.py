@@ -193,14 +193,26 @@ class PostgresSink:
         firsts: dict[tuple[str, int], int] = {}
         ends: dict[tuple[str, int], int] = {}
         for records in (accepted, rejected):
+            run_topic, run_partition, low, high, in_run = "", -1, 0, 0, False
             for r in records:
                 meta = r.meta
-                key = (meta.topic, meta.partition)
+                if not in_run or meta.partition != run_partition or meta.topic != run_topic:  # runs of a partition
+                    if in_run:
+                        _widen(firsts, ends, (run_topic, run_partition), low, high)
+                    run_topic, run_partition, low, high, in_run = (
+                        meta.topic,
+                        meta.partition,
+                        meta.offset,
+                        meta.offset,
+                        True,
+                    )
                 offset = meta.offset
-                if offset < firsts.get(key, offset + 1):
-                    firsts[key] = offset
-                if offset >= ends.get(key, 0):
-                    ends[key] = offset + 1
+                if offset < low:
+                    low = offset
+                elif offset > high:
+                    high = offset
+            if in_run:
+                _widen(firsts, ends, (run_topic, run_partition), low, high)
 
         def transaction(cur: psycopg.Cursor[Any], isolate: bool) -> int:
             stored = self._lock_positions(cur, pipeline, sorted(ends))
@@ -574,6 +586,16 @@ def _converter(type_name: str) -> Callable[[Any], Any]:
     if type_name == "bytea":
         return lambda v: v.encode("utf-8") if isinstance(v, str) else v
     return _identity
+
+
+def _widen(
+    firsts: dict[tuple[str, int], int], ends: dict[tuple[str, int], int], key: tuple[str, int], low: int, high: int
+) -> None:
+    """Widen a partition's bounds: ``firsts`` its lowest offset, ``ends`` one past its highest."""
+    if low < firsts.get(key, low + 1):
+        firsts[key] = low
+    if high >= ends.get(key, 0):
+        ends[key] = high + 1
 
 
 def _then(get: Callable[[Record], Any], transform: Callable[[Any], Any]) -> Callable[[Record], Any]:

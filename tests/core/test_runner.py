@@ -412,3 +412,40 @@ def test_tuning_blocks_nest_and_the_outermost_restores():
             pass
         assert (gc.get_threshold(), sys.getswitchinterval()) == tuned  # the inner block did not restore
     assert (gc.get_threshold(), sys.getswitchinterval()) == before
+
+
+def test_validate_all_decides_as_apply_validators_record_by_record():
+    from lmnh_pipes import apply_validators
+    from lmnh_pipes.pipeline import validate_all
+    from lmnh_pipes_rules import Range
+
+    @attrs.define
+    class Raising:
+        name: str = "raising"
+
+        def open(self) -> None:
+            pass
+
+        def validate(self, record: Record) -> Record:
+            if record.value.get("n") == 3:
+                raise KeyError("boom")
+            return record
+
+        def close(self) -> None:
+            pass
+
+    validators = [JsonValidator(), Raising(), Range(field="n", max=4)]
+    records = [Record(raw=raw) for raw in ITEMS] + [Record(raw=b'{"n": 1}').rejected_by("source", "unreadable")]
+    got = validate_all(validators, records)
+    assert got == [apply_validators(validators, r) for r in records]
+    rules = [(r.reject.validator, r.reject.rule) if r.reject else None for r in got]
+    assert rules == [
+        None,
+        ("json", "json"),
+        None,
+        ("raising", "error"),
+        ("json", "json"),
+        ("range", "range"),
+        ("range", "range"),
+        ("source", "source"),
+    ]
