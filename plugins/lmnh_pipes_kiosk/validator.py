@@ -106,7 +106,7 @@ class KioskValidator:
     _exhibitions: Exhibitions | None = attrs.field(default=None, init=False, repr=False)
     _sites: dict[str, str] | None = attrs.field(default=None, init=False, repr=False)
     _last: dict[str, tuple[int, int | None, datetime]] = attrs.field(factory=dict, init=False, repr=False)
-    _hours: dict[str, tuple[bool, datetime]] = attrs.field(factory=dict, init=False, repr=False)
+    _hours: dict[str, tuple[bool, datetime, datetime]] = attrs.field(factory=dict, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self._open_t = parse_time_of_day("open", self.opening)
@@ -229,6 +229,29 @@ class KioskValidator:
 
     def _check(self, record: Record, at: Any, site: str, val: int, typ: int | None, canonical: bool) -> Record:
         """Rules 4 to 8 (and de-bounce) once the keys and types are right."""
+        sites = self._sites
+        assert sites is not None
+        exhibition = sites.get(site)
+        if (
+            canonical
+            and exhibition is not None
+            and -1 <= val <= 4
+            and (typ is None or 0 <= typ <= 1)
+            and self.debounce_seconds is None
+        ):
+            # The usual message: an hour already seen, wholly inside opening hours, and over before now plus the
+            # tolerance. Every rule holds; the general path below would give the same record.
+            seen = self._hours.get(at[:13] + at[-6:])
+            if seen is not None and seen[0] and seen[2] <= self.clock():
+                try:
+                    instant = _fromisoformat(at)
+                except ValueError:  # a day that does not exist: the general path says so
+                    pass
+                else:
+                    kind = "rating" if typ is None else "request"
+                    return record.with_value(
+                        {"at": instant, "site": site, "val": val, "type": typ, "kind": kind, "exhibition": exhibition}
+                    )
         name = self.name
         # Rule 4: values.
         if not -1 <= val <= 4:
@@ -238,9 +261,6 @@ class KioskValidator:
             reason = f"type {show(typ)} is out of range 0..1 (0 assistance, 1 emergency)"
             return record.rejected_by(name, reason, "values")
         # Rule 5: exhibition.
-        sites = self._sites
-        assert sites is not None
-        exhibition = sites.get(site)
         if exhibition is None:
             return record.rejected_by(name, self._unknown_site(site), "exhibition")
         # Rule 6: timestamp.
@@ -248,7 +268,7 @@ class KioskValidator:
             return record.rejected_by(name, f"at must be a JSON string, found {describe(at)}", "timestamp")
         when: datetime | None = None
         beyond = False
-        hour: tuple[bool, datetime] | None = None
+        hour: tuple[bool, datetime, datetime] | None = None
         if canonical:
             try:
                 when = _fromisoformat(at)
@@ -292,8 +312,9 @@ class KioskValidator:
             {"at": when, "site": site, "val": val, "type": typ, "kind": kind, "exhibition": exhibition}
         )
 
-    def _hour(self, key: str, when: datetime) -> tuple[bool, datetime]:
-        """For the hour of ``when`` (in its own offset): is all of it in opening hours, and its last instant in UTC.
+    def _hour(self, key: str, when: datetime) -> tuple[bool, datetime, datetime]:
+        """For the hour of ``when`` (in its own offset): is all of it in opening hours, its last instant in UTC, and
+        that instant minus the future tolerance (once "now" has passed it, no instant of the hour is in the future).
         A canonical ``at`` is checked against this cache, keyed by its text up to the hour and its offset; an hour
         that is not wholly inside (or holds a change of the museum's offset), or that ends after the future limit,
         is checked exactly."""
@@ -301,15 +322,17 @@ class KioskValidator:
         end = start + _LAST_OF_HOUR
         try:
             first, last = start.astimezone(self._zone), end.astimezone(self._zone)
+            end_utc = end.astimezone(UTC)
             entry = (
                 first.utcoffset() == last.utcoffset()
                 and first.date() == last.date()
                 and self._open_t <= first.time()
                 and last.time() <= self._close_t,
-                end.astimezone(UTC),
+                end_utc,
+                end_utc - self._tolerance,
             )
         except (OverflowError, ValueError):
-            entry = (False, _END_OF_TIME)
+            entry = (False, _END_OF_TIME, _END_OF_TIME)
         if len(self._hours) >= _HOURS_KEPT:
             self._hours.clear()
         self._hours[key] = entry
