@@ -9,9 +9,6 @@ from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from typing import IO, Any, Final
 
-import smart_open
-from smart_open import compression as so_compression
-
 from lmnh_pipes import ConfigError
 
 __all__ = [
@@ -64,6 +61,8 @@ def compression_mode(compression: str) -> str:
 
     Raises :class:`ConfigError` for a compression smart-open does not know.
     """
+    from smart_open import compression as so_compression  # here: importing smart-open (and boto3) takes 0.13 s
+
     if compression == "infer":
         return so_compression.INFER_FROM_EXTENSION
     if compression == "none":
@@ -160,6 +159,8 @@ def _match(pattern: list[str], parts: list[str]) -> bool:
 
 def open_binary(path: str, compression: str, transport_params: dict[str, Any] | None) -> IO[bytes]:
     """Open ``path`` for reading bytes, decompressed as ``compression`` (smart-open's argument) says."""
+    import smart_open
+
     target = local_path(path) if is_local(path) else path
     handle: IO[bytes] = smart_open.open(
         target, "rb", compression=compression, transport_params=dict(transport_params or {})

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 import attrs
-import smart_open
-from smart_open import compression as so_compression
 
 from lmnh_pipes import MISSING, ConfigError, Record, json_default
 from lmnh_pipes.records import compile_path
@@ -145,6 +143,8 @@ class CsvSink:
             if is_local(self.path):
                 self._text = self._open_local()
             else:
+                import smart_open  # here: importing smart-open (and boto3) takes 0.13 s
+
                 self._text = smart_open.open(
                     self.path,
                     "w",
@@ -177,6 +177,8 @@ class CsvSink:
         file = path.open(mode)
         was_empty = file.tell() == 0  # before a compressor writes its own header
         try:
+            from smart_open import compression as so_compression
+
             binary = so_compression.compression_wrapper(file, mode, filename=str(path))
             text = io.TextIOWrapper(binary, encoding=self.encoding, newline="")
         except BaseException:
