@@ -27,6 +27,7 @@ __all__ = [
     "json_default",
     "make_meta",
     "make_record",
+    "make_source_record",
     "resolve_path",
     "value_key",
 ]
@@ -168,6 +169,32 @@ def make_meta(
     set_key(meta, key)
     set_timestamp(meta, timestamp)
     return meta
+
+
+def make_source_record(
+    raw: bytes,
+    source: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: str | bytes | None,
+    timestamp: datetime | None,
+) -> Record:
+    """``Record(raw=raw, meta=Meta(...))`` in one call: for sources on a hot path, where a call per record counts."""
+    meta = _new(Meta)
+    set_source, set_topic, set_partition, set_offset, set_key, set_timestamp = _meta_setters
+    set_source(meta, source)
+    set_topic(meta, topic)
+    set_partition(meta, partition)
+    set_offset(meta, offset)
+    set_key(meta, key)
+    set_timestamp(meta, timestamp)
+    record = _new(Record)
+    _set_value(record, None)
+    _set_raw(record, raw)
+    _set_meta(record, meta)
+    _set_reject(record, None)
+    return record
 
 
 _TOP: Final = frozenset({"meta", "reject", "raw", "value"})

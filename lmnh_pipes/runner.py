@@ -244,9 +244,7 @@ class _Run:
         with self.metrics.lock:
             report.written += written
             report.rejects_written += rejects_written
-            for r in rejected:
-                assert r.reject is not None
-                report.rejected_by[(r.reject.validator, r.reject.rule)] += 1
+            report.rejected_by.update([(r.reject.validator, r.reject.rule) for r in rejected])  # type: ignore[union-attr]
             report.accepted += len(accepted)
             report.rejected += len(rejected)
             report.batches += 1

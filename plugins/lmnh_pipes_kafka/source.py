@@ -14,7 +14,7 @@ import confluent_kafka as ck
 
 from lmnh_pipes import ConfigError, Record, RunError, TransientError
 from lmnh_pipes.interfaces import PositionStore
-from lmnh_pipes.records import make_meta, make_record
+from lmnh_pipes.records import make_source_record
 
 from .connection import Connection, classify_error
 from .offsets import OffsetTracker
@@ -175,7 +175,7 @@ class KafkaSource(Connection):
             if ts != last_ts:  # messages of one producer batch share a timestamp: convert it once
                 last_ts = ts
                 last_time = datetime.fromtimestamp(ts / 1000, UTC) if ts_type != _NO_TIMESTAMP else None
-            append(make_record(None, m.value() or b"", make_meta("kafka", topic, partition, offset, key, last_time)))
+            append(make_source_record(m.value() or b"", "kafka", topic, partition, offset, key, last_time))
         if run_ok:
             self._end_run(run_topic, run_partition, last, offsets)
         if messages:
