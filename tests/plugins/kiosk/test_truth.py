@@ -168,6 +168,14 @@ def test_fast_path_agrees_with_general_path(case):
     # a validator whose hour cache is already warm says the same
     again = kiosk.validate(Record(raw=canonical))
     assert (rule_of(again), again.value) == (rule_of(fast), fast.value)
+    # after the json validator: the decoded-dict shortcut and the key-by-key path say the same, word for word
+    decoded = json.loads(canonical)
+    shortcut = kiosk.validate(Record(value=decoded, raw=canonical))
+    by_key = kiosk._check_mapping(Record(value=decoded, raw=canonical), decoded)
+    for result in (shortcut, by_key):
+        assert rule_of(result) == rule_of(fast)
+        assert (result.reject.reason if result.reject else None) == (fast.reject.reason if fast.reject else None)
+        assert result.value == (fast.value if fast.reject is None else decoded)
 
 
 @pytest.mark.parametrize(

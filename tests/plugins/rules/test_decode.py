@@ -119,7 +119,21 @@ def test_the_deepest_allowed_nesting_is_decoded() -> None:
     ],
 )
 def test_accepted_values_are_the_standard_librarys(raw: bytes) -> None:
-    assert decode_object(raw) == reference(raw)
+    same_decision(raw)
+
+
+def test_the_fast_path_decodes_a_kiosk_message_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the standard library's path, the usual message still decodes: the fast path is taken."""
+    from lmnh_pipes_rules import decode
+
+    def refuse(raw: bytes | str) -> Any:
+        raise AssertionError("the standard library's path was taken")
+
+    monkeypatch.setattr(decode, "decode_value", refuse)
+    raw = b'{"at": "2024-05-01T10:00:00.123456+01:00", "site": "3", "val": 2}'
+    assert decode_object(raw) == {"at": "2024-05-01T10:00:00.123456+01:00", "site": "3", "val": 2}
+    with pytest.raises(AssertionError, match="standard library"):  # a repeated key is left to it
+        decode_object(b'{"a": 1, "a": 2}')
 
 
 def test_the_json_validator_rejects_a_repeated_key_with_its_name() -> None:
