@@ -22,12 +22,13 @@ from .errors import (
 )
 from .hookspecs import hookimpl
 from .interfaces import Sink, Source, Validator
-from .pipeline import BatchOptions, Pipeline, apply_validators
+from .pipeline import BatchOptions, Pipeline, apply_validators, validate_all
 from .plugins import get_plugin_manager, get_registry
 from .records import MISSING, Meta, Record, Rejection, json_default
 from .registry import ComponentType, Registry
 from .report import RunReport
 from .retry import RetryPolicy
+from .tuning import interpreter_tuned
 
 try:
     __version__ = version("lmnh-pipes")
@@ -61,6 +62,8 @@ __all__ = [
     "get_plugin_manager",
     "get_registry",
     "hookimpl",
+    "interpreter_tuned",
     "json_default",
     "load",
+    "validate_all",
 ]

@@ -15,6 +15,7 @@ from .metrics import Metrics
 from .records import Record
 from .report import RunReport
 from .retry import RetryPolicy, positive
+from .tuning import interpreter_tuned
 
 __all__ = ["BatchOptions", "Pipeline", "apply_validators", "validate_all"]
 
@@ -99,8 +100,6 @@ class Pipeline:
 
         The validators must have been opened (``open()``) if they need to load anything.
         """
-        from .runner import interpreter_tuned
-
         with interpreter_tuned():
             return validate_all(self.validators, [Record.of(item) for item in items])
 

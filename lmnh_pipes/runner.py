@@ -11,17 +11,15 @@ reads and validates the next; the source is only ever used from the main thread.
 from __future__ import annotations
 
 import functools
-import gc
 import logging
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
@@ -32,11 +30,12 @@ from .metrics import Metrics
 from .records import Record
 from .report import RunReport
 from .retry import RetryPolicy
+from .tuning import interpreter_tuned
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
 
-__all__ = ["interpreter_tuned", "run"]
+__all__ = ["run"]
 
 log = logging.getLogger("lmnh_pipes.runner")
 T = TypeVar("T")
@@ -244,6 +243,7 @@ class _Run:
         with self.metrics.lock:
             report.written += written
             report.rejects_written += rejects_written
+            # Every record of `rejected` has its rejection (the sinks' split made it so).
             report.rejected_by.update([(r.reject.validator, r.reject.rule) for r in rejected])  # type: ignore[union-attr]
             report.accepted += len(accepted)
             report.rejected += len(rejected)
@@ -379,53 +379,6 @@ def _completed(result: T) -> Future[T]:
     future: Future[T] = Future()
     future.set_result(result)
     return future
-
-
-#: Young objects allocated between two garbage collections during a run (Python's default is 700).
-GC_YOUNG_THRESHOLD = 20_000
-#: Seconds a thread may hold the GIL while another waits for it, during a run (Python's default is 0.005).
-SWITCH_INTERVAL = 0.001
-
-
-@contextmanager
-def interpreter_tuned() -> Iterator[None]:
-    """Tune the interpreter for a run while the block lasts; restore the settings at the end. Every run does this;
-    it also helps a loop of your own over many records (validating a list in a notebook, a benchmark).
-
-    - The objects that exist at the start (modules, components, a notebook's data) are left out of garbage
-      collection, and young objects are collected every ``GC_YOUNG_THRESHOLD`` allocations. A run allocates several
-      objects per record, all freed by reference counting; with the defaults, the collector's passes over everything
-      alive cost about a quarter of the validation time.
-    - The writer thread waits for the database many times per batch, and each time waits again for the GIL, which
-      the validating thread gives up only every switch interval: ``SWITCH_INTERVAL`` shortens that wait.
-
-    BENCHMARKS.md measures both. Blocks may nest, or overlap in threads: the first to start tunes, and the last to
-    end restores."""
-    global _tuned_blocks
-    with _tuned_lock:
-        _tuned_blocks += 1
-        if _tuned_blocks == 1:
-            _tuned_saved[:] = [sys.getswitchinterval(), gc.isenabled(), gc.get_threshold()]
-            sys.setswitchinterval(min(_tuned_saved[0], SWITCH_INTERVAL))
-            if _tuned_saved[1]:
-                gc.freeze()
-                gc.set_threshold(max(_tuned_saved[2][0], GC_YOUNG_THRESHOLD), *_tuned_saved[2][1:])
-    try:
-        yield
-    finally:
-        with _tuned_lock:
-            _tuned_blocks -= 1
-            if _tuned_blocks == 0:
-                interval, gc_enabled, threshold = _tuned_saved
-                sys.setswitchinterval(interval)
-                if gc_enabled:
-                    gc.set_threshold(*threshold)
-                    gc.unfreeze()
-
-
-_tuned_lock = threading.Lock()
-_tuned_blocks = 0
-_tuned_saved: list[Any] = []
 
 
 @contextmanager

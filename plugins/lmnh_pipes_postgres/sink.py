@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import logging
-import operator
 import re
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
 from typing import Any, TypeVar
 
 import attrs
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.types.json import Jsonb
 
 from lmnh_pipes import ConfigError, Record, RecordRejectedError, RunError, Sink, TransientError
 from lmnh_pipes.interfaces import Positions
-from lmnh_pipes.records import MISSING, attribute_path, compile_path, value_key
+from lmnh_pipes.records import MISSING, compile_path
 
 from .errors import is_transient
+from .positions import PositionsTable
+from .rows import LookUp, RowError, row_builder
 from .tables import Column, TableSpec, default_column, parse_tables
 
 __all__ = ["PostgresSink"]
@@ -32,16 +31,10 @@ _DSN_PASSWORDS = re.compile(r"://[^:/@\s]*:([^@\s]+)@|\bpassword\s*=\s*('[^']*'|
 #: invalid_authorization_specification, invalid_password, invalid_catalog_name (no such database)
 _LOGIN_REFUSED = frozenset({"28000", "28P01", "3D000"})
 _LOGIN_REFUSED_TEXT = ("password authentication failed", "no password supplied", "does not exist")
-_TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name", "citext"})
-_JSON_TYPES = frozenset({"json", "jsonb"})
 
 
 def _hide(value: str | None) -> str:
     return "'***'" if value else repr(value)
-
-
-class _RowError(ValueError):
-    """A record cannot become a row (an unknown look-up key)."""
 
 
 class _Refused(Exception):  # noqa: N818 -- not an error: the signal to write the batch again with savepoints
@@ -97,8 +90,11 @@ class PostgresSink:
     _lookups: dict[tuple[str, str, str], dict[Any, Any]] = attrs.field(factory=dict, init=False, repr=False)
     _conn: psycopg.Connection[Any] | None = attrs.field(default=None, init=False, repr=False)
     _offsets_ready: bool = attrs.field(default=False, init=False, repr=False)
+    _positions: PositionsTable = attrs.field(init=False, repr=False)
+    _position_rows: set[tuple[str, tuple[str, int]]] = attrs.field(factory=set, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        self._positions = PositionsTable(self.offsets_table)
         self._route = compile_path(self.route) if self.route is not None else lambda _: ""
         self._specs = parse_tables(
             self.table, self.columns, self.tables, self.route, self.conflict_key, self.on_conflict
@@ -179,7 +175,7 @@ class PostgresSink:
     # -- writing --
 
     def write(self, records: Sequence[Record]) -> None:
-        self._writing(lambda cur, isolate: self.copy_records(cur, records, isolate=isolate))
+        self._writing(lambda cur, isolate: self._copy_records(cur, records, isolate))
 
     def joins(self, rejects: Sink) -> bool:
         return isinstance(rejects, PostgresSink) and rejects.conninfo == self.conninfo
@@ -215,7 +211,7 @@ class PostgresSink:
                 _widen(firsts, ends, (run_topic, run_partition), low, high)
 
         def transaction(cur: psycopg.Cursor[Any], isolate: bool) -> int:
-            stored = self._lock_positions(cur, pipeline, sorted(ends))
+            stored = self._positions.lock(cur, pipeline, sorted(ends))
             replayed = any(stored.get(key, -1) > first for key, first in firsts.items())
 
             def fresh(records: Sequence[Record]) -> Sequence[Record]:
@@ -226,41 +222,35 @@ class PostgresSink:
             keep = fresh(accepted)
             if len(keep) < len(accepted):
                 log.info("skipped %d records written before (a replay)", len(accepted) - len(keep))
-            written = self.copy_records(cur, keep, isolate=isolate)
+            written = self._copy_records(cur, keep, isolate)
             if joined is not None:
-                joined.copy_records(cur, fresh(rejected), isolate=isolate)
-            self._store_positions(cur, pipeline, {k: v for k, v in ends.items() if v > stored.get(k, -1)})
+                joined._copy_records(cur, fresh(rejected), isolate)
+            self._positions.store(cur, pipeline, {k: v for k, v in ends.items() if v > stored.get(k, -1)})
             return written
 
         self._ensure_offsets_table()
+        self._ensure_position_rows(pipeline, sorted(ends))
         return self._writing(transaction)
 
     def stored_positions(self, pipeline: str, partitions: Sequence[tuple[str, int]]) -> Positions:
         if not partitions:
             return {}
-        query = sql.SQL(
-            "SELECT topic, partition, next_offset FROM {} WHERE pipeline = %s AND next_offset >= 0 "
-            "AND (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[]))"
-        ).format(self._offsets_identifier)
-        topics, parts = [t for t, _ in partitions], [p for _, p in partitions]
-
-        def read(cur: psycopg.Cursor[Any]) -> Positions:
-            cur.execute(query, (pipeline, topics, parts))
-            return {(t, p): o for t, p, o in cur.fetchall()}
-
         self._ensure_offsets_table()
-        return self._in_transaction(read)
+        return self._in_transaction(lambda cur: self._positions.read(cur, pipeline, partitions))
 
-    def copy_records(self, cur: psycopg.Cursor[Any], records: Sequence[Record], *, isolate: bool = True) -> int:
+    def copy_records(self, cur: psycopg.Cursor[Any], records: Sequence[Record]) -> int:
         """COPY ``records`` into their tables with ``cur`` (inside the caller's transaction); return the count.
 
-        Records that cannot become rows (an unknown look-up key, a route with no table) and, with ``isolate``,
-        records the database refuses (a constraint, a value out of range), isolated by bisection inside savepoints,
-        are reported together in a :class:`~lmnh_pipes.RecordRejectedError` with the reasons; the caller's
-        transaction must then be rolled back, and the rest written again. Without ``isolate`` (no savepoints, six
-        fewer round trips a batch), a refusal by the database raises ``_Refused``: roll back, and call again with
-        ``isolate``.
+        Records that cannot become rows (an unknown look-up key, a route with no table), and records the database
+        refuses (a constraint, a value out of range), isolated by bisection inside savepoints, are reported
+        together in a :class:`~lmnh_pipes.RecordRejectedError` with the reasons; the caller's transaction must then
+        be rolled back, and the rest written again.
         """
+        return self._copy_records(cur, records, True)
+
+    def _copy_records(self, cur: psycopg.Cursor[Any], records: Sequence[Record], isolate: bool) -> int:
+        """:meth:`copy_records`; without ``isolate`` (no savepoints: six round trips fewer a batch), a refusal by
+        the database raises ``_Refused`` instead: roll back, and call again with ``isolate``."""
         if not records:
             return 0
         groups: dict[str, list[Record]] = {}
@@ -328,89 +318,33 @@ class PostgresSink:
     def _rows(
         self, cur: psycopg.Cursor[Any], target: _Target, records: list[Record]
     ) -> tuple[list[tuple[Record, list[Any]]], list[tuple[Record, str]]]:
-        build = self._row_builder(cur, target)
+        build = row_builder(target.columns, target.types, self._look_up(cur))
         rows: list[tuple[Record, list[Any]]] = []
         bad: list[tuple[Record, str]] = []
         for r in records:
             try:
                 rows.append((r, build(r)))
-            except _RowError as exc:
+            except RowError as exc:
                 bad.append((r, str(exc)))
         return rows, bad
 
-    def _row_builder(self, cur: psycopg.Cursor[Any], target: _Target) -> Callable[[Record], list[Any]]:
-        """A function from a record to its row. When every column reads one key of the value, a record whose
-        value is a dict holding them all is read with one ``itemgetter`` call; other records column by column."""
-        transforms = [self._transform(cur, c, t) for c, t in zip(target.columns, target.types, strict=True)]
-        getters: list[Callable[[Record], Any]] = [
-            c.get if f is None else _then(c.get, f) for c, f in zip(target.columns, transforms, strict=True)
-        ]
+    def _look_up(self, cur: psycopg.Cursor[Any]) -> LookUp:
+        """A column's look-up, from a cache that is read again when a key is missing (a new exhibition)."""
 
-        def by_column(r: Record) -> list[Any]:
-            return [get(r) for get in getters]
-
-        paths = [c.path for c in target.columns]
-        if len(paths) < 2 or None in paths:
-            return by_column
-        fixes = [(i, f) for i, f in enumerate(transforms) if f is not None]
-        keys = [value_key(p) for p in paths if p is not None]
-        attributes = [attribute_path(p) for p in paths if p is not None]
-        if None not in keys:
-            fetch_keys = operator.itemgetter(*keys)
-
-            def by_keys(r: Record) -> list[Any]:
-                value = r.value
-                if type(value) is not dict:
-                    return by_column(r)
-                try:
-                    row = list(fetch_keys(value))
-                except KeyError:  # a missing key: None, as a column gives it
-                    return by_column(r)
-                for i, fix in fixes:
-                    row[i] = fix(row[i])
-                return row
-
-            return by_keys
-        if None not in attributes:
-            fetch_attributes = operator.attrgetter(*attributes)  # type: ignore[arg-type] # no None, checked
-
-            def by_attributes(r: Record) -> list[Any]:
-                try:
-                    row = list(fetch_attributes(r))
-                except AttributeError:  # reject.* of an accepted record: None, as a column gives it
-                    return by_column(r)
-                for i, fix in fixes:
-                    row[i] = fix(row[i])
-                return row
-
-            return by_attributes
-        return by_column
-
-    def _transform(self, cur: psycopg.Cursor[Any], column: Column, type_name: str) -> Callable[[Any], Any] | None:
-        """What a column's value goes through on its way to the row (a look-up, a conversion); None for nothing."""
-        convert = _converter(type_name)
-        if column.lookup is None:
-            return None if convert is _identity else convert
-        lookup = column.lookup
-        key = (lookup.table, lookup.key, lookup.value)
-
-        def looked_up(value: Any) -> Any:
-            if value is None:
-                return None
+        def look_up(column: Column, value: Any) -> Any:
+            lookup = column.lookup
+            assert lookup is not None
+            key = (lookup.table, lookup.key, lookup.value)
             table = self._lookups.get(key)
             if table is None or value not in table:
                 table = self._lookups[key] = self._load_lookup(cur, lookup.table, lookup.key, lookup.value)
             if value not in table:
-                raise _RowError(f"column {column.name}: no row in {lookup.table} with {lookup.key} = {value!r}")
-            return convert(table[value])
+                raise RowError(f"column {column.name}: no row in {lookup.table} with {lookup.key} = {value!r}")
+            return table[value]
 
-        return looked_up
+        return look_up
 
     # -- internals --
-
-    @property
-    def _offsets_identifier(self) -> sql.Composable:
-        return sql.SQL(".").join(sql.Identifier(p) for p in self.offsets_table.split("."))
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
@@ -461,54 +395,19 @@ class PostgresSink:
         if self._offsets_ready:
             return
         try:
-            self._connection().execute(
-                sql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {} (pipeline text NOT NULL, topic text NOT NULL,"
-                    " partition integer NOT NULL, next_offset bigint NOT NULL,"
-                    " updated_at timestamptz NOT NULL DEFAULT now(),"
-                    " PRIMARY KEY (pipeline, topic, partition))"
-                ).format(self._offsets_identifier)
-            )
+            self._positions.create(self._connection())
         except psycopg.Error as exc:
             raise self._classify(exc) from exc
         self._offsets_ready = True
 
-    def _lock_positions(
-        self, cur: psycopg.Cursor[Any], pipeline: str, partitions: Sequence[tuple[str, int]]
-    ) -> dict[tuple[str, int], int]:
-        topics, parts = [t for t, _ in partitions], [p for _, p in partitions]
-        # Row locks serialise group members that briefly share a partition during a rebalance; the one that
-        # commits second sees the first one's position and skips what it already wrote.
-        select = sql.SQL(
-            "SELECT topic, partition, next_offset FROM {} WHERE pipeline = %s "
-            "AND (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
-            "ORDER BY topic, partition FOR UPDATE"
-        ).format(self._offsets_identifier)
-        cur.execute(select, (pipeline, topics, parts))
-        rows = cur.fetchall()
-        if len(rows) < len(partitions):  # a partition's first batch: give it a row to lock
-            cur.execute(
-                sql.SQL(
-                    "INSERT INTO {} (pipeline, topic, partition, next_offset) "
-                    "SELECT %s, t, p, -1 FROM unnest(%s::text[], %s::int[]) AS u(t, p) ON CONFLICT DO NOTHING"
-                ).format(self._offsets_identifier),
-                (pipeline, topics, parts),
-            )
-            cur.execute(select, (pipeline, topics, parts))
-            rows = cur.fetchall()
-        return {(t, p): o for t, p, o in rows}
-
-    def _store_positions(self, cur: psycopg.Cursor[Any], pipeline: str, positions: dict[tuple[str, int], int]) -> None:
-        if not positions:
+    def _ensure_position_rows(self, pipeline: str, partitions: Sequence[tuple[str, int]]) -> None:
+        """Give new partitions their rows in the offsets table, in a transaction of their own (see
+        :meth:`PositionsTable.lock`)."""
+        new = [tp for tp in partitions if (pipeline, tp) not in self._position_rows]
+        if not new:
             return
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} AS o SET next_offset = u.n, updated_at = now() "
-                "FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS u(t, p, n) "
-                "WHERE o.pipeline = %s AND o.topic = u.t AND o.partition = u.p"
-            ).format(self._offsets_identifier),
-            ([t for t, _ in positions], [p for _, p in positions], list(positions.values()), pipeline),
-        )
+        self._in_transaction(lambda cur: self._positions.add_rows(cur, pipeline, new))
+        self._position_rows.update((pipeline, tp) for tp in new)
 
     def _prepare(self, conn: psycopg.Connection[Any]) -> list[str]:
         problems: list[str] = []
@@ -578,16 +477,6 @@ def _describe(conn: psycopg.Connection[Any], table: str) -> dict[str, tuple[str,
     return {name: (type_name, has_default) for name, type_name, has_default in rows}
 
 
-def _converter(type_name: str) -> Callable[[Any], Any]:
-    if type_name in _JSON_TYPES:
-        return lambda v: None if v is None else Jsonb(v)
-    if type_name in _TEXT_TYPES:
-        return _to_text
-    if type_name == "bytea":
-        return lambda v: v.encode("utf-8") if isinstance(v, str) else v
-    return _identity
-
-
 def _widen(
     firsts: dict[tuple[str, int], int], ends: dict[tuple[str, int], int], key: tuple[str, int], low: int, high: int
 ) -> None:
@@ -596,27 +485,6 @@ def _widen(
         firsts[key] = low
     if high >= ends.get(key, 0):
         ends[key] = high + 1
-
-
-def _then(get: Callable[[Record], Any], transform: Callable[[Any], Any]) -> Callable[[Record], Any]:
-    return lambda r: transform(get(r))
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _to_text(value: Any) -> Any:
-    # PostgreSQL text cannot hold NUL: it is written \x00, as other bytes that are not UTF-8 are.
-    if value is None:
-        return value
-    if isinstance(value, str):
-        return value.replace("\x00", "\\x00") if "\x00" in value else value
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -402,7 +402,7 @@ def test_tuning_blocks_nest_and_the_outermost_restores():
     import gc
     import sys
 
-    from lmnh_pipes.runner import interpreter_tuned
+    from lmnh_pipes import interpreter_tuned
 
     before = (gc.get_threshold(), sys.getswitchinterval())
     with interpreter_tuned():
@@ -449,3 +449,20 @@ def test_validate_all_decides_as_apply_validators_record_by_record():
         ("range", "range"),
         ("source", "source"),
     ]
+
+
+def test_a_freeze_of_the_host_process_is_left_alone():
+    import gc
+
+    from lmnh_pipes import interpreter_tuned
+
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # as a pre-forking server does
+    try:
+        frozen = gc.get_freeze_count()
+        with interpreter_tuned():
+            assert gc.get_freeze_count() == frozen
+            assert gc.get_threshold()[0] >= 20_000
+        assert gc.get_freeze_count() == frozen  # not undone
+    finally:
+        gc.unfreeze()

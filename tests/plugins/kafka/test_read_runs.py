@@ -47,12 +47,16 @@ class Message:
 
 @attrs.define
 class Batches:
-    """Hands out one prepared list of messages per ``consume`` call."""
+    """Hands out one prepared list of messages per ``consume`` call, and keeps the offsets it is asked to commit."""
 
     batches: list[list[Message]]
+    commits: list[dict[int, int]] = attrs.field(factory=list)
 
     def consume(self, num_messages: int, timeout: float) -> list[Message]:
         return self.batches.pop(0) if self.batches else []
+
+    def commit(self, offsets: list[ck.TopicPartition], asynchronous: bool) -> None:
+        self.commits.append({tp.partition: tp.offset for tp in offsets})
 
 
 def source_with(batches: list[list[tuple[int, int]]], assigned: list[int]) -> KafkaSource:
@@ -76,9 +80,8 @@ def test_interleaved_partitions_are_read_in_order_and_acked_per_partition():
     assert records[0].raw == b"0:10"
     assert source._last_read == {("t", 0): 12, ("t", 1): 7, ("t", 2): 7}
     source.ack(records[:4])  # the first four: 0@10, 0@11, 1@5, 1@6
-    assert source._tracker.positions() == {("t", 0): 12, ("t", 1): 7}
     source.ack(records[4:])
-    assert source._tracker.positions() == {("t", 0): 13, ("t", 1): 8, ("t", 2): 8}
+    assert source._consumer.commits == [{0: 12, 1: 7}, {0: 13, 1: 8, 2: 8}]  # type: ignore[union-attr] # a Batches
 
 
 def test_messages_of_a_partition_not_assigned_are_dropped():
