@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
@@ -108,11 +107,9 @@ def validated_records(ctx: Context) -> list[Record]:
     cached = ctx.cache.get("validated")
     if cached is None:
         validators = _validators(True)
+        # Not frozen out of the collector here: every measurement freezes what exists when it starts (Context.measure),
+        # which a freeze of the harness's own would prevent (interpreter_tuned leaves a host's freeze alone).
         cached = ctx.cache["validated"] = validate_all(validators, _records(ctx))
-        # Millions of long-lived objects would make every later full collection walk them, slowing the variants
-        # measured after this one in this process: keep them out of the collector's sight.
-        gc.collect()
-        gc.freeze()
     return list(cached)
 
 
