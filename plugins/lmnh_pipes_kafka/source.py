@@ -53,6 +53,7 @@ class KafkaSource(Connection):
     _drain: Callable[[], None] | None = attrs.field(default=None, init=False, repr=False)
     _assigned: set[tuple[str, int]] = attrs.field(factory=set, init=False, repr=False)
     _last_read: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)
+    _incremental: bool = attrs.field(default=False, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -111,7 +112,9 @@ class KafkaSource(Connection):
         self._store = (store, pipeline)
 
     def open(self) -> None:
-        consumer = ck.Consumer(self.consumer_settings())
+        settings = self.consumer_settings()
+        self._incremental = _incremental(settings)
+        consumer = ck.Consumer(settings)
         try:
             self._wait_for_broker(consumer)
         except BaseException:
@@ -335,7 +338,12 @@ class KafkaSource(Connection):
             for p in partitions:
                 if (p.topic, p.partition) in stored:
                     p.offset = stored[(p.topic, p.partition)]
-            consumer.assign(partitions)
+            # Assigned here, with the stored offsets (the automatic assignment after this callback would use the
+            # offsets librdkafka passed in). A cooperative assignor hands out increments, and refuses assign().
+            if self._incremental:
+                consumer.incremental_assign(partitions)
+            else:
+                consumer.assign(partitions)
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]@{p.offset}" for p in partitions))
 
     def _stored_positions(
@@ -380,3 +388,9 @@ class KafkaSource(Connection):
             self._committed.pop((p.topic, p.partition), None)
             self._sent.pop((p.topic, p.partition), None)
         log.warning("lost %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+
+
+def _incremental(settings: dict[str, Any]) -> bool:
+    """Whether the group rebalances incrementally: a cooperative assignor, or the consumer group protocol of KIP-848."""
+    strategy = str(settings.get("partition.assignment.strategy", "")).lower()
+    return "cooperative" in strategy or str(settings.get("group.protocol", "")).lower() == "consumer"

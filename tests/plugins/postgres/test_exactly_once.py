@@ -38,7 +38,10 @@ source:
   bootstrap_servers: ${BOOTSTRAP}
   topic: ${TOPIC}
   group_id: ${GROUP}
-  options: {session.timeout.ms: 6000, heartbeat.interval.ms: 500}
+  options:
+    session.timeout.ms: 6000
+    heartbeat.interval.ms: 500
+    partition.assignment.strategy: ${STRATEGY:-range,roundrobin}
 validators:
   - type: kiosk
     catalogue: ${CATALOGUE}
@@ -191,3 +194,23 @@ def test_two_group_members_with_one_killed(tansu, topic_name, pg_dsn, tmp_path, 
     steady.communicate(timeout=300)
     assert steady.returncode == 0, stderr_of(steady)
     assert_exactly_once(pg_dsn, truth)
+
+
+def test_two_members_under_the_cooperative_assignor(tansu, topic_name, pg_dsn, tmp_path, setup):
+    # Under cooperative-sticky, partitions come and go by increments, and assign() would be refused. Two members
+    # share the topic; the first stops after 10,000 messages, and its partitions move to the second, which starts
+    # them at the positions stored in PostgreSQL.
+    env = {**setup, "STRATEGY": "cooperative-sticky"}
+    truth = produce_truth(tansu, topic_name, 30_000)
+    first = start(tmp_path, env, "--limit", "10000")
+    # The idle timeout leaves room for two rebalances (Tansu makes each join wait 3 s) before the second member's
+    # last partitions arrive.
+    second = start(tmp_path, env, "--idle-timeout", "15")
+    reads = []
+    for proc in (first, second):
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr_of(proc)
+        reads.append(json.loads(out)["read"])
+    assert_exactly_once(pg_dsn, truth)
+    assert reads[0] == 10_000
+    assert reads[1] >= 20_000, f"the second member read {reads[1]}, not the first one's partitions: {stderr_of(second)}"
