@@ -340,10 +340,16 @@ class KafkaSource(Connection):
                     p.offset = stored[(p.topic, p.partition)]
             # Assigned here, with the stored offsets (the automatic assignment after this callback would use the
             # offsets librdkafka passed in). A cooperative assignor hands out increments, and refuses assign().
-            if self._incremental:
-                consumer.incremental_assign(partitions)
-            else:
-                consumer.assign(partitions)
+            try:
+                if self._incremental:
+                    consumer.incremental_assign(partitions)
+                else:
+                    consumer.assign(partitions)
+            except ck.KafkaException as exc:
+                # Raised out of this callback, it would reach the caller of consume() mangled by the client library
+                # (an AttributeError about KafkaError); the next read raises it instead, with its own words.
+                self._fatal = f"assigning {len(partitions)} partition(s) failed: {exc.args[0].str()}"
+                return
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]@{p.offset}" for p in partitions))
 
     def _stored_positions(

@@ -101,3 +101,27 @@ def test_messages_delivered_again_are_read_once():
     second = source.read(100, 0.1)
     assert coordinates(second) == [(0, 4)]
     assert source._tracker.in_flight("t", 0) == 4
+
+
+def test_a_refused_assignment_stops_the_next_read_with_its_reason():
+    import pytest
+
+    from lmnh_pipes import RunError
+
+    @attrs.define
+    class Store:
+        def stored_positions(self, pipeline: str, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+            return {("t", 0): 5}
+
+    @attrs.define
+    class Refusing(Batches):
+        def assign(self, partitions: list[ck.TopicPartition]) -> None:
+            raise ck.KafkaException(ck.KafkaError(ck.KafkaError._STATE, "use incremental_assign()"))
+
+    source = source_with([[(0, 5)]], assigned=[])
+    consumer = Refusing([])
+    source._consumer = consumer  # type: ignore[assignment] # a stand-in
+    source.use_position_store(Store(), "p")  # type: ignore[arg-type] # a stand-in
+    source._on_assign(consumer, [ck.TopicPartition("t", 0)])  # type: ignore[arg-type] # returns: no exception
+    with pytest.raises(RunError, match=r"assigning 1 partition\(s\) failed: use incremental_assign\(\)"):
+        source.read(100, 0.1)
