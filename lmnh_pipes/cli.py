@@ -34,6 +34,13 @@ _env_file_opt = click.option(
     "or in the working directory). The environment wins.",
 )
 _traceback_opt = click.option("--traceback", is_flag=True, help="Show the traceback of an error.")
+_idle_timeout_opt = click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Stop when no record has come for this long.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,13 +67,7 @@ def main(ctx: click.Context, log_level: str, log_format: str) -> None:
 @main.command()
 @_pipeline_arg
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after reading N records.")
-@click.option(
-    "--idle-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="Stop when no record has come for this long.",
-)
+@_idle_timeout_opt
 @click.option(
     "--shutdown-timeout",
     type=click.FloatRange(min=0),
@@ -170,13 +171,7 @@ def _check_components(pipeline: Pipeline, online: bool) -> list[Problem]:
 )
 @click.option("--rejected", is_flag=True, help="Show the records rejected up to that stage, with their reasons.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after showing N records.")
-@click.option(
-    "--idle-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="Stop when no record has come for this long.",
-)
+@_idle_timeout_opt
 @_env_file_opt
 @_traceback_opt
 def tap_command(
