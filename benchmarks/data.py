@@ -7,11 +7,10 @@ exact), produced round-robin over three partitions: message ``i`` is at partitio
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import attrs
 import confluent_kafka as ck
@@ -19,6 +18,7 @@ import psycopg
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # re-exported without __all__
 
 from lmnh_pipes_kiosk import KioskSimulator
+from tests.plugins.postgres.kiosk_db import exhibition_rows
 
 __all__ = [
     "CATALOGUE",
@@ -150,19 +150,8 @@ def create_schema(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(SCHEMA.read_text().encode())
         conn.execute(OFFSETS_DDL.encode())
-        for path in sorted(CATALOGUE.glob("lmnh_exhibition_*.json")):
-            e: dict[str, Any] = json.loads(path.read_text())
-            conn.execute(
-                "INSERT INTO exhibition_file VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (
-                    e["EXHIBITION_ID"],
-                    e["EXHIBITION_NAME"],
-                    e["FLOOR"],
-                    e["DEPARTMENT"],
-                    e["START_DATE"],
-                    e["DESCRIPTION"],
-                ),
-            )
+        for row in exhibition_rows():
+            conn.execute("INSERT INTO exhibition_file VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", row)
 
 
 def reset_tables(dsn: str) -> None:

@@ -14,6 +14,7 @@ from lmnh_pipes.pipeline import validate_all
 from lmnh_pipes_kiosk import KioskValidator
 from lmnh_pipes_postgres import PostgresSink
 from lmnh_pipes_rules import JsonValidator
+from tests.plugins.postgres.kiosk_db import TABLES
 
 from .context import Context
 from .data import CATALOGUE, PARTITIONS, Counts, count_rows, reset_tables
@@ -23,18 +24,8 @@ __all__ = ["ROUTED_TABLES", "open_sinks", "run_consume", "run_copy", "run_valida
 
 BATCH: Final = 5000  # the pipeline's batch.max_records
 
-_LOOKUP: Final = {"table": "exhibition", "key": "exhibition_public_id", "value": "exhibition_id"}
-#: The sink's routing, as in examples/lmnh/pipeline.yaml.
-ROUTED_TABLES: Final[dict[str, Any]] = {
-    "rating": {
-        "table": "rating_interaction",
-        "columns": {"exhibition_id": {"path": "exhibition", "lookup": _LOOKUP}, "rating_id": "val", "event_at": "at"},
-    },
-    "request": {
-        "table": "request_interaction",
-        "columns": {"exhibition_id": {"path": "exhibition", "lookup": _LOOKUP}, "request_id": "type", "event_at": "at"},
-    },
-}
+#: The sink's routing, as in examples/lmnh/pipeline.yaml (and the PostgreSQL tests).
+ROUTED_TABLES: Final[dict[str, Any]] = TABLES
 
 
 def run_consume(ctx: Context) -> Sample:

@@ -25,25 +25,25 @@ TABLES: dict[str, Any] = {
 }
 
 
+def exhibition_rows() -> list[tuple[Any, ...]]:
+    """The six exhibition files as rows of exhibition_file, whose INSERT fills the other museum tables."""
+    rows = []
+    for path in EXHIBITIONS:
+        e = json.loads(path.read_text())
+        rows.append(
+            (e["EXHIBITION_ID"], e["EXHIBITION_NAME"], e["FLOOR"], e["DEPARTMENT"], e["START_DATE"], e["DESCRIPTION"])
+        )
+    return rows
+
+
 def create_schema(dsn: str) -> None:
     """The seven tables, the rejects table, and the six exhibitions."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(SCHEMA)
-        for path in EXHIBITIONS:
-            e = json.loads(path.read_text())
-            conn.execute(
-                "INSERT INTO exhibition_file VALUES (%s, %s, %s, %s, %s, %s)",
-                (
-                    e["EXHIBITION_ID"],
-                    e["EXHIBITION_NAME"],
-                    e["FLOOR"],
-                    e["DEPARTMENT"],
-                    e["START_DATE"],
-                    e["DESCRIPTION"],
-                ),
-            )
+        for row in exhibition_rows():
+            conn.execute("INSERT INTO exhibition_file VALUES (%s, %s, %s, %s, %s, %s)", row)
 
 
 def rows(dsn: str, query: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        return conn.execute(query).fetchall()  # type: ignore[arg-type]
+        return conn.execute(query).fetchall()
