@@ -105,7 +105,12 @@ class Pipeline:
 
 
 def validate_all(validators: Iterable[Validator], records: Iterable[Record]) -> list[Record]:
-    """:func:`apply_validators` on each record, in order; the same results, with less work per record."""
+    """Pass each record through ``validators`` in order, stopping at its first rejection; the records in order.
+
+    A record that is already rejected passes unchanged: a source may reject what it cannot parse, with a reason more
+    precise than a validator's. A validator that raises is a bug, but must not lose the record: it becomes a
+    rejection naming the error.
+    """
     steps = [(v.validate, getattr(v, "name", type(v).__name__)) for v in validators]
     done: list[Record] = []
     append = done.append
@@ -124,18 +129,5 @@ def validate_all(validators: Iterable[Validator], records: Iterable[Record]) -> 
 
 
 def apply_validators(validators: Iterable[Validator], record: Record) -> Record:
-    """Pass ``record`` through ``validators`` in order, stopping at the first rejection.
-
-    A validator that raises is a bug, but must not lose the record: it becomes a rejection naming the error.
-    """
-    if record.reject is not None:
-        return record  # a source may reject what it cannot parse, with a reason more precise than a validator's
-    for validator in validators:
-        try:
-            record = validator.validate(record)
-        except Exception as exc:
-            name = getattr(validator, "name", type(validator).__name__)
-            return record.rejected_by(name, f"validator raised {type(exc).__name__}: {exc}", "error")
-        if record.reject is not None:
-            return record
-    return record
+    """:func:`validate_all` for one record."""
+    return validate_all(validators, (record,))[0]
