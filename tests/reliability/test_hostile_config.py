@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lmnh_pipes.cli import main
+from lmnh_pipes.yamlfile import _Loader  # its resolvers: the dump must read back the same
 
 from .helpers import CATALOGUE
 
@@ -121,8 +122,16 @@ def line_of(text: str, path: tuple[Any, ...]) -> int:
     return line
 
 
+class _Dumper(yaml.SafeDumper):
+    """Quotes what the pipeline loader (YAML 1.2 numbers) would not read back as a string: PyYAML's YAML 1.1
+    resolvers write the text 0E0 plain, and the loader reads the float 0.0."""
+
+
+_Dumper.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+
 def dump(doc: Any) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
 def paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -207,3 +216,10 @@ def test_an_error_about_a_key_with_a_newline_stays_on_one_line():
     result, path, _ = check(dump(doc))
     assert result.exit_code == 2
     assert assert_clean(result, path) == [line_of(dump(doc), ("source", "x\ny"))]
+
+
+def test_the_generated_documents_read_back_as_they_were_written():
+    # 0E0 is a string to PyYAML's YAML 1.1 and the float 0.0 to the pipeline loader: a test document with it as a
+    # key once held a second fault the test did not mean (a key that is not a string).
+    for doc in ({"zz_": {"0E0": None}}, {"a": "1e5", "b": "1_000", "c": "yes", "d": 1.5, "e": "010"}):
+        assert yaml.load(dump(doc), Loader=_Loader) == doc
