@@ -40,11 +40,13 @@ def format_path(path: KeyPath) -> str:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 integers and floats (no base 60)."""
+    """SafeLoader with YAML 1.2 integers and floats (no base 60), and without YAML 1.1's ``=`` value type, which
+    SafeLoader resolves but cannot construct (a plain ``=`` is text in YAML 1.2)."""
 
 
+_DROPPED_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:value")
 _Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    k: [(tag, rx) for tag, rx in v if tag not in _DROPPED_TAGS]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
@@ -177,8 +179,16 @@ def _convert(
     try:
         value = loader.construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError, TypeError) as exc:
+        # A YAML error's text goes on with its own position and a snippet, on lines of their own: the problem
+        # already names the file and line, and must stay on one.
+        reason = exc.problem if isinstance(exc, yaml.MarkedYAMLError) and exc.problem else str(exc)
         problems.append(
-            Problem(message=f"invalid value: {exc}", file=file, line=node.start_mark.line + 1, path=format_path(path))
+            Problem(
+                message=f"invalid value: {' '.join(reason.split())}",
+                file=file,
+                line=node.start_mark.line + 1,
+                path=format_path(path),
+            )
         )
         return None
     if isinstance(value, str) and "$" in value:

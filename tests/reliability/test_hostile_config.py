@@ -175,6 +175,9 @@ def test_random_text(text: str):
 
 @FAST
 @given(st.binary(max_size=200))
+@example(b"=")  # YAML 1.1's value type, which SafeLoader resolves but cannot construct
+@example(b"=: 1\nsource: {type: x, a: =}\n")
+@example(b"name: !!python/name:os.system x\n")  # a constructor error: its message stays on one line
 @example(b"source: \x85")
 def test_random_bytes(content: bytes):
     assert_clean(*check(content))
