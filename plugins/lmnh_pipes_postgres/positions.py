@@ -25,15 +25,21 @@ class PositionsTable:
         return sql.SQL(".").join(sql.Identifier(p) for p in self.name.split("."))
 
     def create(self, conn: psycopg.Connection[Any]) -> None:
-        """Create the table if it does not exist."""
-        conn.execute(
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} (pipeline text NOT NULL, topic text NOT NULL,"
-                " partition integer NOT NULL, next_offset bigint NOT NULL,"
-                " updated_at timestamptz NOT NULL DEFAULT now(),"
-                " PRIMARY KEY (pipeline, topic, partition))"
-            ).format(self.identifier)
-        )
+        """Create the table if it does not exist.
+
+        Group members that start together would race: ``CREATE TABLE IF NOT EXISTS`` is not safe against a
+        concurrent one, and the loser fails on ``pg_type``'s unique index. A transaction-scoped advisory lock on the
+        table's name makes them take turns, and the second one finds the table."""
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"lmnh_pipes:{self.name}",))
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (pipeline text NOT NULL, topic text NOT NULL,"
+                    " partition integer NOT NULL, next_offset bigint NOT NULL,"
+                    " updated_at timestamptz NOT NULL DEFAULT now(),"
+                    " PRIMARY KEY (pipeline, topic, partition))"
+                ).format(self.identifier)
+            )
 
     def add_rows(self, cur: psycopg.Cursor[Any], pipeline: str, partitions: Sequence[tuple[str, int]]) -> None:
         """Give each partition a row (at -1) if it has none."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
@@ -10,6 +11,7 @@ import pytest
 from lmnh_pipes import BatchOptions, ConfigError, Meta, Pipeline, Record, RecordRejectedError, TransientError
 from lmnh_pipes.testing import ListSink, ListSource
 from lmnh_pipes_postgres import PostgresSink, is_transient
+from lmnh_pipes_postgres.positions import PositionsTable
 from tests.fixtures.postgres import execute
 from tests.plugins.postgres.kiosk_db import TABLES, create_schema, rows
 
@@ -277,3 +279,35 @@ def test_a_sink_that_stores_no_positions_needs_no_offsets_table(db):
     s.open()
     s.close()
     assert rows(db, "SELECT to_regclass('lmnh_pipes_offsets') IS NULL") == [(True,)]
+
+
+def create_together(dsn: str, table: PositionsTable, creators: int) -> list[BaseException]:
+    """What ``creators`` connections raise when they create ``table`` at the same moment."""
+    conns = [psycopg.connect(dsn, autocommit=True) for _ in range(creators)]
+    barrier = threading.Barrier(creators)
+    failures: list[BaseException] = []
+
+    def create(conn: psycopg.Connection) -> None:
+        barrier.wait()
+        try:
+            table.create(conn)
+        except psycopg.Error as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=create, args=(c,)) for c in conns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for c in conns:
+        c.close()
+    return failures
+
+
+def test_members_that_start_together_create_the_offsets_table_once(db):
+    # CREATE TABLE IF NOT EXISTS is not safe against a concurrent one: without a lock, some of these creators fail
+    # on pg_type's unique index (seen in CI, with two group members starting together).
+    for attempt in range(8):
+        table = PositionsTable(f"offsets_race_{attempt}")
+        assert create_together(db, table, creators=6) == []
+        assert rows(db, f"SELECT to_regclass('{table.name}') IS NOT NULL") == [(True,)]
