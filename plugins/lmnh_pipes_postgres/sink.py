@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -92,6 +93,9 @@ class PostgresSink:
     _offsets_ready: bool = attrs.field(default=False, init=False, repr=False)
     _positions: PositionsTable = attrs.field(init=False, repr=False)
     _position_rows: set[tuple[str, tuple[str, int]]] = attrs.field(factory=set, init=False, repr=False)
+    # The runner's writer thread writes batches while the consumer's thread may read positions (a cooperative
+    # assignor adds partitions without first draining the writer): one transaction at a time on the connection.
+    _lock: threading.RLock = attrs.field(factory=threading.RLock, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self._positions = PositionsTable(self.offsets_table)
@@ -168,14 +172,16 @@ class PostgresSink:
             raise ConfigError("; ".join(problems))
 
     def close(self) -> None:
-        conn, self._conn = self._conn, None
+        with self._lock:
+            conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
 
     # -- writing --
 
     def write(self, records: Sequence[Record]) -> None:
-        self._writing(lambda cur, isolate: self._copy_records(cur, records, isolate))
+        with self._lock:
+            self._writing(lambda cur, isolate: self._copy_records(cur, records, isolate))
 
     def joins(self, rejects: Sink) -> bool:
         return isinstance(rejects, PostgresSink) and rejects.conninfo == self.conninfo
@@ -228,15 +234,17 @@ class PostgresSink:
             self._positions.store(cur, pipeline, {k: v for k, v in ends.items() if v > stored.get(k, -1)})
             return written
 
-        self._ensure_offsets_table()
-        self._ensure_position_rows(pipeline, sorted(ends))
-        return self._writing(transaction)
+        with self._lock:
+            self._ensure_offsets_table()
+            self._ensure_position_rows(pipeline, sorted(ends))
+            return self._writing(transaction)
 
     def stored_positions(self, pipeline: str, partitions: Sequence[tuple[str, int]]) -> Positions:
         if not partitions:
             return {}
-        self._ensure_offsets_table()
-        return self._in_transaction(lambda cur: self._positions.read(cur, pipeline, partitions))
+        with self._lock:
+            self._ensure_offsets_table()
+            return self._in_transaction(lambda cur: self._positions.read(cur, pipeline, partitions))
 
     def copy_records(self, cur: psycopg.Cursor[Any], records: Sequence[Record]) -> int:
         """COPY ``records`` into their tables with ``cur`` (inside the caller's transaction); return the count.

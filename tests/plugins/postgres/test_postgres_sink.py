@@ -311,3 +311,34 @@ def test_members_that_start_together_create_the_offsets_table_once(db):
         table = PositionsTable(f"offsets_race_{attempt}")
         assert create_together(db, table, creators=6) == []
         assert rows(db, f"SELECT to_regclass('{table.name}') IS NOT NULL") == [(True,)]
+
+
+def test_positions_read_while_the_writer_thread_writes(db):
+    # Under a cooperative assignor, new partitions are assigned (and their positions read, on the consumer's
+    # thread) while the writer thread may be inside a batch's transaction on the same sink.
+    s = sink(db)
+    at = datetime(2024, 7, 1, 9, 30, tzinfo=SUMMER)
+    batches = [[kiosk(at, "1", 2, offset=b * 2000 + o) for o in range(2000)] for b in range(10)]
+    stop = threading.Event()
+    reads: list[object] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                reads.append(s.stored_positions("p", [("lmnh", 0), ("lmnh", 7)]))
+            except Exception as exc:
+                reads.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for batch in batches:
+            assert s.write_batch("p", batch, [], None) == len(batch)
+    finally:
+        stop.set()
+        reader.join()
+        s.close()
+    failures = [r for r in reads if isinstance(r, Exception)]
+    assert failures == []
+    assert len(reads) > 10
+    assert rows(db, "SELECT count(*) FROM rating_interaction") == [(20_000,)]
