@@ -34,6 +34,7 @@ TERMINATE_OTHERS = (
     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
 )
+COUNT_OTHERS = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
 
 
 def begin(tansu, topic: str, pg_dsn: str, tmp_path: Path, n: int, rate: float):
@@ -52,7 +53,7 @@ def begin(tansu, topic: str, pg_dsn: str, tmp_path: Path, n: int, rate: float):
 def test_connections_killed_five_times_mid_run_lose_nothing_and_write_nothing_twice(
     tansu, topic_name, pg_dsn, tmp_path: Path
 ):
-    producer, proc, expected = begin(tansu, topic_name, pg_dsn, tmp_path, n=20_000, rate=2_000)
+    producer, proc, expected = begin(tansu, topic_name, pg_dsn, tmp_path, n=24_000, rate=2_000)
     try:
         wait_for("writing", lambda: consumed(pg_dsn) > 0, 60, proc)
         killed: list[tuple[int, bool]] = []
@@ -60,6 +61,8 @@ def test_connections_killed_five_times_mid_run_lose_nothing_and_write_nothing_tw
         with psycopg.connect(pg_dsn, autocommit=True) as killer:
             for _ in range(5):
                 time.sleep(rng.uniform(0.5, 1.0))
+                # The run reconnects at its next write, after a random back-off: kill once it has.
+                wait_for("reconnected", lambda: killer.execute(COUNT_OTHERS).fetchone()[0] > 0, 30, proc)
                 n = killer.execute(TERMINATE_OTHERS).fetchone()[0]
                 killed.append((n, producer.producing))
         assert all(n >= 1 for n, _ in killed), f"a kill found no connection of the pipeline: {killed}"

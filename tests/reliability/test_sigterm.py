@@ -54,7 +54,7 @@ def test_sigterm_with_postgres_commits_exactly_what_was_written(tansu, topic_nam
     tansu.create_topic(topic_name, partitions=PARTITIONS)
     create_schema(pg_dsn)
     (tmp_path / "pipeline.yaml").write_text(PIPELINE)
-    values, expected = simulate(10_000, seed=17)
+    values, expected = simulate(16_000, seed=17)
     producer = SteadyProducer(tansu.bootstrap, topic_name, values, rate=2_000)
     producer.start()
     env = environment(pg_dsn, tansu.bootstrap, topic_name)
@@ -98,7 +98,7 @@ def test_sigterm_with_a_csv_sink_commits_exactly_what_was_written(tansu, topic_n
     (tmp_path / "pipeline.yaml").write_text(
         CSV_PIPELINE.replace("session.timeout.ms: 6000", "session.timeout.ms: 3000")
     )
-    values, expected = simulate(10_000, seed=19)
+    values, expected = simulate(16_000, seed=19)
     producer = SteadyProducer(tansu.bootstrap, topic_name, values, rate=2_000)
     producer.start()
     group = f"g-{uuid.uuid4()}"

@@ -46,7 +46,7 @@ def start(workdir: Path, tansu, topic: str, name: str, *extra: str) -> subproces
         "OUT": str(workdir / f"{name}.csv"),
     }
     return subprocess.Popen(
-        [LMNH_PIPES, "run", str(workdir / "group.yaml"), "--idle-timeout", "12", "--json", *extra],
+        [LMNH_PIPES, "run", str(workdir / "group.yaml"), "--idle-timeout", "20", "--json", *extra],
         env=env,
         stdout=subprocess.PIPE,
         stderr=(workdir / f"{name}.log").open("w"),  # a file: an unread pipe could fill up and block the run
@@ -75,6 +75,16 @@ def test_three_processes_share_six_partitions_while_one_stops_and_another_starts
     tansu.produce(topic_name, [json.dumps({"n": i}).encode() for i in range(total // 2)], partitions=6)
     (tmp_path / "group.yaml").write_text(PIPELINE)
     procs = {name: start(tmp_path, tansu, topic_name, name) for name in ("a", "b", "c")}
+    try:
+        run_the_group(tansu, topic_name, tmp_path, procs, total)
+    finally:
+        for proc in procs.values():  # a run left going by a failure would load the machine for the next tests
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
+def run_the_group(tansu, topic_name: str, tmp_path: Path, procs: dict[str, subprocess.Popen[str]], total: int) -> None:
     wait_for_rows(tmp_path / "a.csv", 1000)
     procs["a"].send_signal(signal.SIGTERM)
     out_a, _ = procs["a"].communicate(timeout=60)

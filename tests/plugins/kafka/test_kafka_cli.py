@@ -83,7 +83,7 @@ def test_200k_messages_in_six_partitions_match_the_truth(tansu, topic_name, tmp_
     truth = fill(tansu, topic_name, 200_000, partitions=6)
     (tmp_path / "p.yaml").write_text(PIPELINE)
     report = lmnh_pipes.load(tmp_path / "p.yaml", environ=environment(tansu, topic_name, tmp_path / "out")).run(
-        idle_timeout=8
+        limit=200_000, idle_timeout=30
     )
     seen = read_outputs(tmp_path / "out")
     assert max(seen.values()) == 1, "a message was written twice"
@@ -111,9 +111,9 @@ def test_sigkill_and_restart_lose_nothing_with_a_file_sink(tansu, topic_name, tm
     assert written_before < len(truth), "killed too late to test anything"
     second = tmp_path / "run2"
     # The same group: it resumes from the offsets committed before the kill, once the killed member's session
-    # has expired (about 9 s on Tansu with session.timeout.ms 6000).
+    # has expired (about 9 s on Tansu with session.timeout.ms 6000), and a join (3 s more).
     proc = subprocess.run(
-        [LMNH_PIPES, "run", str(tmp_path / "p.yaml"), "--idle-timeout", "15", "--json"],
+        [LMNH_PIPES, "run", str(tmp_path / "p.yaml"), "--idle-timeout", "30", "--json"],
         env={**os.environ, **environment(tansu, topic_name, second)},
         capture_output=True,
         text=True,
