@@ -145,6 +145,10 @@ def check(pipeline_file: Path, online: bool, env_file: Path | None, traceback: b
 def _check_components(pipeline: Pipeline, online: bool) -> list[Problem]:
     """Every problem the components find themselves: offline (local files), and with ``online`` by connecting."""
     problems: list[Problem] = []
+    try:
+        pipeline.check_delivery()
+    except ConfigError as exc:
+        problems += exc.problems
     components = [*pipeline.validators, pipeline.source, pipeline.sink, pipeline.rejects]
     for component in components:
         checks: list[Callable[[], None]] = [component.check] if isinstance(component, OfflineCheck) else []

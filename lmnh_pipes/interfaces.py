@@ -27,7 +27,9 @@ from typing import Protocol, runtime_checkable
 from .records import Record
 
 __all__ = [
+    "BufferingSink",
     "DrainingSource",
+    "HoldingSource",
     "OfflineCheck",
     "OnlineCheck",
     "PositionStore",
@@ -196,4 +198,34 @@ class DrainingSource(Protocol):
 
     def drain_with(self, drain: Callable[[], None]) -> None:
         """Called once, before ``read`` is first called, with the function to call before a revocation."""
+        return None
+
+
+@runtime_checkable
+class BufferingSink(Protocol):
+    """A sink that may make its rows durable only when it closes (an object on S3 is complete only then; a
+    ``.bz2`` stream cannot be flushed part-way). A sink without this attribute is durable at each ``write``."""
+
+    @property
+    def durable_writes(self) -> bool:
+        """Whether ``write`` makes its rows durable before it returns."""
+        return True
+
+
+@runtime_checkable
+class HoldingSource(Protocol):
+    """A source that can hold its commits back until the sinks have closed.
+
+    With a :class:`BufferingSink` whose writes are not durable, the runner calls :meth:`hold_commits` before
+    opening anything, and :meth:`release_commits` only once every sink has closed without an error. Until then
+    nothing is committed, not even for partitions given up in a rebalance: their next owner re-reads them (at
+    least once), and a crash replays everything since the last run that ended cleanly. Nothing is lost.
+    """
+
+    def hold_commits(self) -> None:
+        """Commit nothing until :meth:`release_commits`."""
+        return None
+
+    def release_commits(self) -> None:
+        """Commit everything acknowledged so far: the sinks have made it durable. Called before ``close``."""
         return None

@@ -10,7 +10,7 @@ import attrs
 
 from .errors import ConfigError, Problem
 from .http import HttpOptions
-from .interfaces import Sink, Source, Validator
+from .interfaces import BufferingSink, ReplayableSource, Sink, Source, TransactionalSink, Validator
 from .metrics import Metrics
 from .records import Record
 from .report import RunReport
@@ -62,6 +62,29 @@ class Pipeline:
                 for p in exc.problems
             ]
         )
+
+    @property
+    def exactly_once(self) -> bool:
+        """Whether the sink stores the source's positions in its own transaction (Kafka into PostgreSQL)."""
+        return isinstance(self.sink, TransactionalSink) and isinstance(self.source, ReplayableSource)
+
+    def buffering_sinks(self) -> list[Sink]:
+        """The sinks (of ``sink`` and ``rejects``) that make their rows durable only when they close."""
+        sinks = [self.sink] if self.rejects is None else [self.sink, self.rejects]
+        return [s for s in sinks if isinstance(s, BufferingSink) and not s.durable_writes]
+
+    def check_delivery(self) -> None:
+        """Raise :class:`~lmnh_pipes.errors.ConfigError` if a crash could lose records that this pipeline had
+        already acknowledged: rejects that are durable only at close, beside positions stored with each batch."""
+        if self.exactly_once and any(s is self.rejects for s in self.buffering_sinks()):
+            raise self.locate(
+                self.rejects,
+                ConfigError(
+                    f"{type(self.rejects).__name__} makes its rows durable only when it closes, but this pipeline "
+                    "stores its positions with each batch, so a crash would lose rejects; write the rejects to a "
+                    "local file, a kafka topic, or the same database"
+                ),
+            )
 
     def run(
         self,

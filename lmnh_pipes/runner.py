@@ -18,14 +18,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
 from .errors import ConfigError, EndOfInput, LmnhPipesError, RecordRejectedError, RunError
 from .http import MetricsServer
-from .interfaces import DrainingSource, ReplayableSource, TransactionalSink
+from .interfaces import DrainingSource, HoldingSource, ReplayableSource, TransactionalSink
 from .metrics import Metrics
 from .records import Record
 from .report import RunReport
@@ -160,10 +160,11 @@ class _Run:
     @property
     def exactly_once(self) -> bool:
         """Whether the sink stores the source's positions in its own transaction."""
-        return isinstance(self.pipeline.sink, TransactionalSink) and isinstance(self.pipeline.source, ReplayableSource)
+        return self.pipeline.exactly_once
 
     def open(self, stack: ExitStack) -> None:
         p = self.pipeline
+        holding = self._hold_commits()
         if self.exactly_once:
             assert isinstance(p.source, ReplayableSource)
             assert isinstance(p.sink, TransactionalSink)
@@ -186,6 +187,9 @@ class _Run:
             except ConfigError as exc:
                 raise p.locate(component, exc) from exc
             stack.callback(component.close)
+            if holding and component is p.source:
+                # Runs after the sinks' close (a stack unwinds in reverse), and sees what it raised.
+                stack.push(self._release_commits)
         self.metrics.sink_ok = True
         self.metrics.running = True
         if self.exactly_once and p.name == "pipeline":
@@ -193,13 +197,36 @@ class _Run:
                 "this pipeline has no name: its stored positions are under the default name 'pipeline', "
                 "which another unnamed pipeline would share; give it a name"
             )
-        for sink in (p.sink, p.rejects):
-            if isinstance(p.source, DrainingSource) and getattr(sink, "durable_writes", True) is False:
-                log.warning(
-                    "%s makes its rows durable only when it closes, but the source commits after each "
-                    "batch: a crash can lose the rows of committed batches",
-                    type(sink).__name__,
-                )
+
+    def _hold_commits(self) -> bool:
+        """With a sink whose rows are durable only when it closes, hold the source's commits back until then.
+        True if the source holds them."""
+        p = self.pipeline
+        p.check_delivery()
+        buffering = p.buffering_sinks()
+        if not buffering:
+            return False
+        names = ", ".join(type(s).__name__ for s in buffering)
+        if isinstance(p.source, HoldingSource):
+            log.info("%s makes its rows durable only when it closes: the source commits only then", names)
+            p.source.hold_commits()
+            return True
+        if isinstance(p.source, DrainingSource):
+            log.warning(
+                "%s makes its rows durable only when it closes, but the source commits after each batch: a crash "
+                "can lose the rows of committed batches",
+                names,
+            )
+        return False
+
+    def _release_commits(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        """An exit callback: once the sinks have closed without an error (their rows durable), commit."""
+        if exc_type is None:
+            assert isinstance(self.pipeline.source, HoldingSource)
+            self.pipeline.source.release_commits()
+        return False
 
     def drain(self) -> None:
         """Write and acknowledge every record read so far (also called by a source about to lose partitions)."""

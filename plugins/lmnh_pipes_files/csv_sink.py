@@ -102,7 +102,8 @@ class CsvSink:
     Durability: for a local file, ``write`` flushes and fsyncs before it returns (a ``.gz`` file with a gzip
     sync flush, so the rows written so far decompress; ``.bz2`` and ``.xz`` cannot flush part of a stream, so
     their rows are durable only at ``close``). For a URL (S3 and others), smart-open uploads as it goes and
-    completes the object at ``close``: rows are durable only then.
+    completes the object at ``close``: rows are durable only then, and a ``kafka`` source holds its commits
+    until then (see :class:`~lmnh_pipes.interfaces.BufferingSink`).
     """
 
     path: str

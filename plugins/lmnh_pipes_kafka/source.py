@@ -35,7 +35,8 @@ class KafkaSource(Connection):
     ``connect_timeout`` (seconds the broker may be unreachable before the run fails), and ``options`` for
     librdkafka. Auto-commit is off: after each written batch, the source commits per partition the first
     offset that is not yet written (a contiguous watermark). On a rebalance it commits what is done before it
-    gives partitions up. A wrong password or a TLS verification failure stops the run at once.
+    gives partitions up. A wrong password or a TLS verification failure stops the run at once. With a sink that
+    makes its rows durable only when it closes, it commits only then (:meth:`hold_commits`).
     """
 
     group_id: str
@@ -54,6 +55,7 @@ class KafkaSource(Connection):
     _assigned: set[tuple[str, int]] = attrs.field(factory=set, init=False, repr=False)
     _last_read: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)
     _incremental: bool = attrs.field(default=False, init=False, repr=False)
+    _held: bool = attrs.field(default=False, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -106,6 +108,16 @@ class KafkaSource(Connection):
     def committed_positions(self) -> dict[tuple[str, int], int]:
         """The next offset committed per partition (for ``/metrics``)."""
         return dict(self._committed)
+
+    def hold_commits(self) -> None:
+        """Commit nothing, not even on a rebalance, until :meth:`release_commits`: the sink makes its rows durable
+        only when it closes. A partition given up meanwhile is re-read by its next owner from the last commit."""
+        self._held = True
+
+    def release_commits(self) -> None:
+        """Commit everything acknowledged (of the partitions still assigned): the sinks have closed."""
+        self._held = False
+        self._commit(asynchronous=False)
 
     def use_position_store(self, store: PositionStore, pipeline: str) -> None:
         """On every assignment, start each partition at the position ``store`` holds for ``pipeline``."""
@@ -230,7 +242,7 @@ class KafkaSource(Connection):
         not sent again, and if it fails it is sent with the next one. A synchronous one (on revocation and at
         close) sends every position the broker has not confirmed."""
         consumer = consumer or self._consumer
-        if consumer is None:
+        if consumer is None or self._held:
             return
         known = self._sent if asynchronous else self._committed
         changed = [

@@ -247,3 +247,20 @@ def test_check_finds_missing_local_inputs_with_their_lines(workdir):
     run = CliRunner().invoke(main, ["run", str(path)])
     assert run.exit_code == 2
     assert f"error: {path}:3: validators[0]: catalogue '/nowhere' does not exist" in run.output
+
+
+def test_rejects_durable_only_at_close_beside_stored_positions_exit_2(workdir):
+    # Kafka into PostgreSQL stores positions with each batch; a .bz2 rejects file is durable only when it closes,
+    # so a crash would lose rejects whose positions were already stored. Found offline, and before anything opens.
+    path = write_pipeline(
+        workdir,
+        "name: p\n"
+        "source: {type: kafka, bootstrap_servers: 127.0.0.1:1, topic: t, group_id: g}\n"
+        "sink: {type: postgres, dsn: 'host=/nowhere dbname=x', table: t}\n"
+        "rejects: {type: csv, path: out/rejects.csv.bz2}\n",
+    )
+    for command in ("check", "run"):
+        result = CliRunner().invoke(main, [command, str(path)])
+        assert result.exit_code == 2, result.output
+        assert f"error: {path}:4: rejects: CsvSink makes its rows durable only when it closes" in result.output
+    assert not (workdir / "out").exists()

@@ -466,3 +466,86 @@ def test_a_freeze_of_the_host_process_is_left_alone():
         assert gc.get_freeze_count() == frozen  # not undone
     finally:
         gc.unfreeze()
+
+
+@attrs.define
+class HoldingJournalSource(JournalSource):
+    """A source that can hold its commits back (as the kafka source does)."""
+
+    def open(self) -> None:
+        super().open()
+        self.journal.events.append("source:open")
+
+    def hold_commits(self) -> None:
+        self.journal.events.append("hold")
+
+    def release_commits(self) -> None:
+        self.journal.events.append("release")
+
+    def close(self) -> None:
+        super().close()
+        self.journal.events.append("source:close")
+
+
+@attrs.define
+class BufferingJournalSink(JournalSink):
+    """A sink whose rows are durable only when it closes (as a CSV file on S3); ``fail_close`` makes close raise."""
+
+    fail_close: bool = False
+
+    @property
+    def durable_writes(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        super().close()
+        self.journal.events.append(f"{self.label}:close")
+        if self.fail_close:
+            raise OSError("the upload failed")
+
+
+def test_with_a_buffering_sink_commits_are_held_until_it_has_closed():
+    journal = Journal()
+    source = HoldingJournalSource([b'{"n": 0}', b'{"n": 1}', b'{"n": 2}'], journal=journal)
+    sink = BufferingJournalSink(journal=journal)
+    Pipeline(source=source, sink=sink, batch=BatchOptions(max_records=2, overlap=False)).run()
+    assert journal.events == [
+        "hold",
+        "source:open",
+        "sink:0,1",
+        "ack:0,1",
+        "sink:2",
+        "ack:2",
+        "sink:close",
+        "release",
+        "source:close",
+    ]
+
+
+def test_a_buffering_sink_that_fails_to_close_releases_no_commit():
+    journal = Journal()
+    source = HoldingJournalSource([b'{"n": 0}'], journal=journal)
+    rejects = BufferingJournalSink(journal=journal, label="rejects", fail_close=True)
+    with pytest.raises(RunError, match="the upload failed"):
+        Pipeline(source=source, sink=JournalSink(journal=journal), rejects=rejects).run()
+    assert "rejects:close" in journal.events
+    assert "release" not in journal.events
+    assert journal.events[-1] == "source:close"
+
+
+def test_a_failed_run_releases_no_commit():
+    journal = Journal()
+    source = HoldingJournalSource(ITEMS, journal=journal)
+    sink = BufferingJournalSink(journal=journal, fail_on=2)
+    with pytest.raises(RunError):
+        Pipeline(source=source, sink=sink, batch=BatchOptions(max_records=2)).run()
+    assert journal.events[0] == "hold"
+    assert "release" not in journal.events
+
+
+def test_with_durable_sinks_nothing_is_held():
+    journal = Journal()
+    source = HoldingJournalSource([b'{"n": 0}'], journal=journal)
+    Pipeline(source=source, sink=JournalSink(journal=journal)).run()
+    assert "hold" not in journal.events
+    assert "release" not in journal.events
