@@ -143,7 +143,8 @@ def check(pipeline_file: Path, online: bool, env_file: Path | None, traceback: b
 
 
 def _check_components(pipeline: Pipeline, online: bool) -> list[Problem]:
-    """Every problem the components find themselves: offline (local files), and with ``online`` by connecting."""
+    """Every problem found: in how the components fit together (a crash could lose records), and by the
+    components themselves, offline (local files) and with ``online`` by connecting."""
     problems: list[Problem] = []
     try:
         pipeline.check_delivery()

@@ -192,8 +192,8 @@ class DrainingSource(Protocol):
 
     Before it gives partitions up, it calls the runner's ``drain``: every record read so far is validated,
     written and acknowledged, so that the source can commit all of it and the partitions' next owner starts
-    exactly after it. Without this, records in flight would be written twice: by this process, and by the next
-    owner, which re-reads them from the last commit.
+    exactly after it (unless its commits are held: see :class:`HoldingSource`). Without this, records in flight
+    would be written twice: by this process, and by the next owner, which re-reads them from the last commit.
     """
 
     def drain_with(self, drain: Callable[[], None]) -> None:
@@ -217,9 +217,10 @@ class HoldingSource(Protocol):
     """A source that can hold its commits back until the sinks have closed.
 
     With a :class:`BufferingSink` whose writes are not durable, the runner calls :meth:`hold_commits` before
-    opening anything, and :meth:`release_commits` only once every sink has closed without an error. Until then
-    nothing is committed, not even for partitions given up in a rebalance: their next owner re-reads them (at
-    least once), and a crash replays everything since the last run that ended cleanly. Nothing is lost.
+    opening anything, and :meth:`release_commits` only if the run, and then every sink's close, ended without an
+    error. Until then nothing is committed, not even for partitions given up in a rebalance: their next owner
+    re-reads them (at least once), and a crash replays everything since the last run that ended cleanly. Nothing
+    is lost.
     """
 
     def hold_commits(self) -> None:

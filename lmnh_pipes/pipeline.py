@@ -65,7 +65,8 @@ class Pipeline:
 
     @property
     def exactly_once(self) -> bool:
-        """Whether the sink stores the source's positions in its own transaction (Kafka into PostgreSQL)."""
+        """Whether the sink stores the source's positions in its own transaction (a replayable source into a
+        transactional sink)."""
         return isinstance(self.sink, TransactionalSink) and isinstance(self.source, ReplayableSource)
 
     def buffering_sinks(self) -> list[Sink]:
@@ -81,8 +82,8 @@ class Pipeline:
                 self.rejects,
                 ConfigError(
                     f"{type(self.rejects).__name__} makes its rows durable only when it closes, but this pipeline "
-                    "stores its positions with each batch, so a crash would lose rejects; write the rejects to a "
-                    "local file, a kafka topic, or the same database"
+                    "stores its positions with each batch, so a crash would lose rejects; write the rejects "
+                    "where each write is durable (a local file, a topic, or the sink's own database)"
                 ),
             )
 

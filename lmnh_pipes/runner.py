@@ -157,15 +157,11 @@ class _Run:
     def report(self) -> RunReport:
         return self.metrics.report
 
-    @property
-    def exactly_once(self) -> bool:
-        """Whether the sink stores the source's positions in its own transaction."""
-        return self.pipeline.exactly_once
-
     def open(self, stack: ExitStack) -> None:
         p = self.pipeline
+        p.check_delivery()
         holding = self._hold_commits()
-        if self.exactly_once:
+        if p.exactly_once:
             assert isinstance(p.source, ReplayableSource)
             assert isinstance(p.sink, TransactionalSink)
             p.source.use_position_store(p.sink, p.name)
@@ -192,7 +188,7 @@ class _Run:
                 stack.push(self._release_commits)
         self.metrics.sink_ok = True
         self.metrics.running = True
-        if self.exactly_once and p.name == "pipeline":
+        if p.exactly_once and p.name == "pipeline":
             log.warning(
                 "this pipeline has no name: its stored positions are under the default name 'pipeline', "
                 "which another unnamed pipeline would share; give it a name"
@@ -202,7 +198,6 @@ class _Run:
         """With a sink whose rows are durable only when it closes, hold the source's commits back until then.
         True if the source holds them."""
         p = self.pipeline
-        p.check_delivery()
         buffering = p.buffering_sinks()
         if not buffering:
             return False
@@ -354,7 +349,7 @@ class _Run:
         the sink and the rejects sink wrote."""
         p, retry = self.pipeline, self.retry
         sink, rejects = p.sink, p.rejects
-        exactly_once = self.exactly_once
+        exactly_once = p.exactly_once
         joined = exactly_once and rejects is not None and isinstance(sink, TransactionalSink) and sink.joins(rejects)
         # Rejects that cannot join the sink's transaction are written first: a crash replays them (at least once).
         outside = [] if joined else rejected

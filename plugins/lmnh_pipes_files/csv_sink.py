@@ -20,6 +20,9 @@ from ._paths import check_encoding, is_local, local_path, not_found_reason
 
 __all__ = ["META_COLUMNS", "REJECT_COLUMNS", "CsvSink", "cell"]
 
+#: Compressions (by suffix) whose rows are not relied on to be durable before the file closes.
+_DURABLE_ONLY_AT_CLOSE: Final = frozenset({".bz2", ".xz", ".lz4", ".zst"})
+
 #: The default columns when the first record written has no mapping value.
 META_COLUMNS: Final = ("meta.source", "meta.topic", "meta.partition", "meta.offset", "meta.key", "raw")
 #: The default columns when the first record written is a rejected one (the usual ``rejects`` sink).
@@ -100,10 +103,11 @@ class CsvSink:
     ``\\r\\n``, as RFC 4180 has it.
 
     Durability: for a local file, ``write`` flushes and fsyncs before it returns (a ``.gz`` file with a gzip
-    sync flush, so the rows written so far decompress; ``.bz2`` and ``.xz`` cannot flush part of a stream, so
-    their rows are durable only at ``close``). For a URL (S3 and others), smart-open uploads as it goes and
-    completes the object at ``close``: rows are durable only then, and a ``kafka`` source holds its commits
-    until then (see :class:`~lmnh_pipes.interfaces.BufferingSink`).
+    sync flush, so the rows written so far decompress). ``.bz2`` and ``.xz`` cannot flush part of a stream, and
+    ``.lz4`` and ``.zst`` are not relied on to, so their rows count as durable only at ``close``. For a URL (S3
+    and others), smart-open uploads as it goes and completes the object at ``close``: rows are durable only then.
+    In both cases a ``kafka`` source holds its commits until then (see
+    :class:`~lmnh_pipes.interfaces.BufferingSink`).
     """
 
     path: str
@@ -133,7 +137,8 @@ class CsvSink:
     @property
     def durable_writes(self) -> bool:
         """Whether ``write`` makes its rows durable before it returns (a local, uncompressed or gzip file)."""
-        return is_local(self.path) and not self.path.endswith((".bz2", ".xz", ".lzma"))
+        # smart-open picks the compression by the suffix in any case (.BZ2 too).
+        return is_local(self.path) and os.path.splitext(self.path)[1].lower() not in _DURABLE_ONLY_AT_CLOSE
 
     def open(self) -> None:
         """Create (or, with ``append``, open) the file, and write the header if the columns are known."""

@@ -56,6 +56,9 @@ class KafkaSource(Connection):
     _last_read: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)
     _incremental: bool = attrs.field(default=False, init=False, repr=False)
     _held: bool = attrs.field(default=False, init=False, repr=False)
+    # While commits are held: where this member left off each partition it gave up, to resume there if it comes
+    # back (its rows up to there are in this member's own output, committed when that closes).
+    _resume: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -111,7 +114,8 @@ class KafkaSource(Connection):
 
     def hold_commits(self) -> None:
         """Commit nothing, not even on a rebalance, until :meth:`release_commits`: the sink makes its rows durable
-        only when it closes. A partition given up meanwhile is re-read by its next owner from the last commit."""
+        only when it closes. A partition given up meanwhile is re-read by its next owner from the last commit;
+        if it comes back to this member, it resumes where this member left it."""
         self._held = True
 
     def release_commits(self) -> None:
@@ -222,6 +226,8 @@ class KafkaSource(Connection):
                 self._commit(asynchronous=False, consumer=consumer)
         finally:
             consumer.close()
+            self._held = False  # the hold is for one run, released or not
+            self._resume.clear()
 
     # -- internals --
 
@@ -342,14 +348,22 @@ class KafkaSource(Connection):
         for p in partitions:
             self._assigned.add((p.topic, p.partition))
             self._last_read.pop((p.topic, p.partition), None)
+        starts: dict[tuple[str, int], int] | None = None
         if self._store is not None:
             store, pipeline = self._store
-            stored = self._stored_positions(store, pipeline, partitions)
-            if stored is None:
+            starts = self._stored_positions(store, pipeline, partitions)
+            if starts is None:
                 return  # the run stops at the next read, before any record of these partitions is used
+        elif self._held and any((p.topic, p.partition) in self._resume for p in partitions):
+            starts = {
+                (p.topic, p.partition): self._resume.pop((p.topic, p.partition))
+                for p in partitions
+                if (p.topic, p.partition) in self._resume
+            }
+        if starts is not None:
             for p in partitions:
-                if (p.topic, p.partition) in stored:
-                    p.offset = stored[(p.topic, p.partition)]
+                if (p.topic, p.partition) in starts:
+                    p.offset = starts[(p.topic, p.partition)]
             # Assigned here, with the stored offsets (the automatic assignment after this callback would use the
             # offsets librdkafka passed in). A cooperative assignor hands out increments, and refuses assign().
             try:
@@ -390,6 +404,9 @@ class KafkaSource(Connection):
         for tp in revoked:
             self._last_read.pop(tp, None)
         self._commit(asynchronous=False, consumer=consumer, only=revoked)
+        if self._held:
+            positions = self._tracker.positions()
+            self._resume.update((tp, positions[tp]) for tp in revoked if tp in positions)
         for t, p in revoked:
             if self._tracker.in_flight(t, p):
                 log.info("%s[%d] revoked with records in flight: its next owner re-reads them", t, p)

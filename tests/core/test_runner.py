@@ -549,3 +549,19 @@ def test_with_durable_sinks_nothing_is_held():
     Pipeline(source=source, sink=JournalSink(journal=journal)).run()
     assert "hold" not in journal.events
     assert "release" not in journal.events
+
+
+@attrs.define
+class InterruptedSink(BufferingJournalSink):
+    def write(self, records: Sequence[Record]) -> None:
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_releases_no_commit():
+    journal = Journal()
+    source = HoldingJournalSource([b'{"n": 0}'], journal=journal)
+    with pytest.raises(KeyboardInterrupt):
+        Pipeline(source=source, sink=InterruptedSink(journal=journal), batch=BatchOptions(overlap=False)).run()
+    assert journal.events[0] == "hold"
+    assert "release" not in journal.events
+    assert journal.events[-1] == "source:close"

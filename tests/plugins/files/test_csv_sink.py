@@ -238,3 +238,23 @@ def test_split_by_writes_one_file_per_value(tmp_path):
     assert (tmp_path / "out" / "request.csv").read_bytes() == b"kind,n\r\nrequest,2\r\n"
     with pytest.raises(ConfigError, match="must hold one"):
         CsvSink(path=str(tmp_path / "x.csv"), split_by="kind")
+
+
+@pytest.mark.parametrize(
+    ("path", "durable"),
+    [
+        ("out.csv", True),
+        ("file:///tmp/out.csv", True),
+        ("out/{}.csv.gz", True),
+        ("out.csv.GZ", True),
+        ("out.csv.bz2", False),
+        ("out.csv.BZ2", False),  # smart-open picks bz2 by the suffix in any case
+        ("out.csv.xz", False),
+        ("out.csv.zst", False),
+        ("out.csv.lz4", False),
+        ("s3://bucket/out.csv", False),
+        ("https://example.org/out.csv", False),
+    ],
+)
+def test_which_files_are_durable_at_each_write(path, durable):
+    assert CsvSink(path=path, split_by="kind" if "{}" in path else None).durable_writes is durable
