@@ -54,6 +54,7 @@ class _Target:
     copy: sql.Composed
     stage: sql.Composed | None  # INSERT ... SELECT ... ON CONFLICT from the staging table, when configured
     stage_table: sql.Identifier | None
+    stage_create: sql.Composed | None
 
 
 @attrs.define(kw_only=True)
@@ -306,14 +307,10 @@ class PostgresSink:
         return self._copy_isolating(cur, target, rows[:middle]) + self._copy_isolating(cur, target, rows[middle:])
 
     def _copy(self, cur: psycopg.Cursor[Any], target: _Target, rows: list[list[Any]]) -> None:
-        if target.stage_table is not None:
+        if target.stage_create is not None:
             # Temporary tables live as long as their connection: create it in every transaction, as a
             # reconnection after an outage starts without it.
-            cur.execute(
-                sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS").format(
-                    target.stage_table, target.spec.identifier
-                )
-            )
+            cur.execute(target.stage_create)
         with cur.copy(target.copy) as copy:
             if self.copy_format == "binary":
                 copy.set_types(list(target.types))
@@ -437,7 +434,7 @@ class PostgresSink:
                     problems.append(f"column {c.name}: lookup table {c.lookup.table} does not exist")
             names = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
             fmt = sql.SQL(" (FORMAT BINARY)" if self.copy_format == "binary" else "")
-            stage = stage_table = None
+            stage = stage_table = stage_create = None
             into: sql.Composable = spec.identifier
             if spec.on_conflict != "error":
                 stage_table = sql.Identifier(f"_lmnh_stage_{len(self._targets)}_{spec.table.replace('.', '_')}")
@@ -457,6 +454,11 @@ class PostgresSink:
                     "(SELECT DISTINCT ON ({}) * FROM {} ORDER BY {}, ctid DESC) AS s "
                     "ON CONFLICT ({}) {}"
                 ).format(spec.identifier, names, names, key, stage_table, key, key, action)
+                # The mapped columns' types only: the table's other columns (an identity key, say) and its
+                # constraints stay with the table, and check the rows when they are inserted from here.
+                stage_create = sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA"
+                ).format(stage_table, names, spec.identifier)
                 into = stage_table
             self._targets[value] = _Target(
                 spec=spec,
@@ -465,6 +467,7 @@ class PostgresSink:
                 copy=sql.SQL("COPY {} ({}) FROM STDIN{}").format(into, names, fmt),
                 stage=stage,
                 stage_table=stage_table,
+                stage_create=stage_create,
             )
         return problems
 
