@@ -32,6 +32,7 @@ __all__ = [
     "HoldingSource",
     "OfflineCheck",
     "OnlineCheck",
+    "OverwritingSink",
     "PositionStore",
     "Positions",
     "ReplayableSource",
@@ -229,4 +230,17 @@ class HoldingSource(Protocol):
 
     def release_commits(self) -> None:
         """Commit everything acknowledged so far: the sinks have made it durable. Called before ``close``."""
+        return None
+
+
+@runtime_checkable
+class OverwritingSink(Protocol):
+    """A sink that replaces its output when it opens (a file written afresh).
+
+    Beside a source that resumes after what it committed (Kafka), replacing the output of an earlier run would
+    lose its rows for good: the runner then refuses to start (exit 2) while :meth:`existing_output` finds any.
+    """
+
+    def existing_output(self) -> str | None:
+        """What ``open`` would replace (say ``"out/x.csv holds 1,234 bytes"``), or None. Reads, changes nothing."""
         return None

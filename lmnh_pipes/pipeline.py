@@ -10,7 +10,16 @@ import attrs
 
 from .errors import ConfigError, Problem
 from .http import HttpOptions
-from .interfaces import BufferingSink, ReplayableSource, Sink, Source, TransactionalSink, Validator
+from .interfaces import (
+    BufferingSink,
+    DrainingSource,
+    OverwritingSink,
+    ReplayableSource,
+    Sink,
+    Source,
+    TransactionalSink,
+    Validator,
+)
 from .metrics import Metrics
 from .records import Record
 from .report import RunReport
@@ -75,8 +84,9 @@ class Pipeline:
         return [s for s in sinks if isinstance(s, BufferingSink) and not s.durable_writes]
 
     def check_delivery(self) -> None:
-        """Raise :class:`~lmnh_pipes.errors.ConfigError` if a crash could lose records that this pipeline had
-        already acknowledged: rejects that are durable only at close, beside positions stored with each batch."""
+        """Raise :class:`~lmnh_pipes.errors.ConfigError` if records that this pipeline acknowledged could be lost:
+        rejects that are durable only at close, beside positions stored with each batch; or, with a source that
+        resumes after what it committed, a sink that would replace the output of an earlier run."""
         if self.exactly_once and any(s is self.rejects for s in self.buffering_sinks()):
             raise self.locate(
                 self.rejects,
@@ -86,6 +96,19 @@ class Pipeline:
                     "where each write is durable (a local file, a topic, or the sink's own database)"
                 ),
             )
+        if not isinstance(self.source, (ReplayableSource, DrainingSource)):
+            return
+        problems: list[Problem] = []
+        for sink in (self.sink, self.rejects):
+            existing = sink.existing_output() if isinstance(sink, OverwritingSink) else None
+            if existing is not None:
+                problem = ConfigError(
+                    f"{existing}, and opening would replace it; the source resumes after what it committed, so "
+                    "the rows there would be lost: set append: true, or move it away"
+                )
+                problems += self.locate(sink, problem).problems
+        if problems:
+            raise ConfigError(problems)
 
     def run(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import json
 import os
@@ -13,7 +14,7 @@ from typing import IO, Any, Final
 
 import attrs
 
-from lmnh_pipes import MISSING, ConfigError, Record, json_default
+from lmnh_pipes import MISSING, ConfigError, Record, RunError, json_default
 from lmnh_pipes.records import compile_path
 
 from ._paths import check_encoding, is_local, local_path, not_found_reason
@@ -140,6 +141,18 @@ class CsvSink:
         # smart-open picks the compression by the suffix in any case (.BZ2 too).
         return is_local(self.path) and os.path.splitext(self.path)[1].lower() not in _DURABLE_ONLY_AT_CLOSE
 
+    def existing_output(self) -> str | None:
+        """The first non-empty local file that opening would replace (without ``append``); URLs are not looked at."""
+        if self.append or not is_local(self.path):
+            return None
+        path = local_path(self.path)
+        candidates = sorted(glob.glob(glob.escape(path).replace("{}", "*"))) if self.split_by else [path]
+        for candidate in candidates:
+            size = os.path.getsize(candidate) if os.path.isfile(candidate) else 0
+            if size:
+                return f"{candidate} holds {size:,} bytes"
+        return None
+
     def open(self) -> None:
         """Create (or, with ``append``, open) the file, and write the header if the columns are known."""
         if self.split_by is not None:
@@ -239,7 +252,11 @@ class CsvSink:
             part = self._parts.get(value)
             if part is None:
                 part = attrs.evolve(self, path=self.path.replace("{}", value), split_by=None)
-                part.open()
+                try:
+                    part.open()
+                except ConfigError as exc:
+                    # Mid-run, not a configuration error (exit 2 says nothing was started): the run fails.
+                    raise RunError(str(exc)) from exc
                 self._parts[value] = part
             part.write(group)
 

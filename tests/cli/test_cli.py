@@ -264,3 +264,23 @@ def test_rejects_durable_only_at_close_beside_stored_positions_exit_2(workdir):
         assert result.exit_code == 2, result.output
         assert f"error: {path}:4: rejects: CsvSink makes its rows durable only when it closes" in result.output
     assert not (workdir / "out").exists()
+
+
+def test_a_committing_source_refuses_to_replace_an_earlier_runs_output(workdir):
+    # The kafka source resumes after what it committed: a CSV written afresh would lose the earlier run's rows.
+    path = write_pipeline(
+        workdir,
+        "name: p\n"
+        "source: {type: kafka, bootstrap_servers: 127.0.0.1:1, topic: t, group_id: g}\n"
+        "sink: {type: csv, path: out/rows.csv}\n"
+        "rejects: {type: csv, path: out/rejects.csv, append: true}\n",
+    )
+    (workdir / "out").mkdir()
+    (workdir / "out/rows.csv").write_text("n\r\n1\r\n")
+    (workdir / "out/rejects.csv").write_text("r\r\n1\r\n")  # appended to: fine
+    for command in ("check", "run"):
+        result = CliRunner().invoke(main, [command, str(path)])
+        assert result.exit_code == 2, result.output
+        assert f"error: {path}:3: sink: out/rows.csv holds 6 bytes, and opening would replace it" in result.output
+        assert "rejects" not in result.output
+    assert (workdir / "out/rows.csv").read_bytes() == b"n\r\n1\r\n"

@@ -258,3 +258,31 @@ def test_split_by_writes_one_file_per_value(tmp_path):
 )
 def test_which_files_are_durable_at_each_write(path, durable):
     assert CsvSink(path=path, split_by="kind" if "{}" in path else None).durable_writes is durable
+
+
+def test_existing_output_names_a_file_that_opening_would_replace(tmp_path):
+    plain = CsvSink(path=str(tmp_path / "x.csv"))
+    assert plain.existing_output() is None  # no file yet
+    (tmp_path / "x.csv").write_bytes(b"")
+    assert plain.existing_output() is None  # an empty file loses nothing
+    (tmp_path / "x.csv").write_bytes(b"a\r\n1\r\n")
+    assert plain.existing_output() == f"{tmp_path / 'x.csv'} holds 6 bytes"
+    assert CsvSink(path=str(tmp_path / "x.csv"), append=True).existing_output() is None
+    split = CsvSink(path=str(tmp_path / "parts" / "{}.csv"), split_by="kind")
+    assert split.existing_output() is None
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "rating.csv").write_bytes(b"kind\r\nrating\r\n")
+    assert split.existing_output() == f"{tmp_path / 'parts' / 'rating.csv'} holds 14 bytes"
+    assert CsvSink(path="s3://bucket/x.csv").existing_output() is None  # not looked at
+
+
+def test_a_split_file_that_cannot_be_created_mid_run_fails_the_run_not_the_config(tmp_path):
+    from lmnh_pipes import RunError
+
+    (tmp_path / "request.csv").mkdir()  # in the way of the file for "request"
+    sink = CsvSink(path=str(tmp_path / "{}.csv"), split_by="kind")
+    sink.open()
+    sink.write([Record.of({"kind": "rating"})])
+    with pytest.raises(RunError, match="request.csv"):
+        sink.write([Record.of({"kind": "request"})])
+    sink.close()
