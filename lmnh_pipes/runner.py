@@ -188,6 +188,8 @@ class _Run:
                 stack.push(self._release_commits)
         self.metrics.sink_ok = True
         self.metrics.running = True
+        if p.rejects is None:
+            log.warning("this pipeline has no rejects sink: rejected records are counted, but not kept")
         if p.exactly_once and p.name == "pipeline":
             log.warning(
                 "this pipeline has no name: its stored positions are under the default name 'pipeline', "

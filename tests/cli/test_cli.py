@@ -168,8 +168,10 @@ def test_failure_while_running_exits_1(workdir):
     # /dev/full opens, then refuses every write with "No space left on device".
     result = CliRunner().invoke(main, ["run", str(write_pipeline(workdir, BASE.replace("out/x.csv", "/dev/full")))])
     assert result.exit_code == 1, result.output
-    assert result.output.startswith("error: run failed: ")
-    assert "No space left on device" in result.output
+    # One error line, last (after the warning that this pipeline keeps no rejects), and no traceback.
+    assert result.output.splitlines()[-1].startswith("error: run failed: ")
+    assert "No space left on device" in result.output.splitlines()[-1]
+    assert "Traceback" not in result.output
 
 
 def test_plugins_json_lists_every_shipped_type_with_its_distribution():

@@ -565,3 +565,14 @@ def test_an_interrupted_run_releases_no_commit():
     assert journal.events[0] == "hold"
     assert "release" not in journal.events
     assert journal.events[-1] == "source:close"
+
+
+def test_a_pipeline_without_rejects_says_that_rejected_records_are_not_kept(caplog):
+    with caplog.at_level("WARNING", logger="lmnh_pipes.runner"):
+        report = Pipeline(source=ListSource([b"bad"]), validators=[JsonValidator()], sink=ListSink()).run()
+    assert report.rejected == 1
+    assert "no rejects sink: rejected records are counted, but not kept" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="lmnh_pipes.runner"):
+        Pipeline(source=ListSource([b"bad"]), validators=[JsonValidator()], sink=ListSink(), rejects=ListSink()).run()
+    assert "rejects sink" not in caplog.text

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 
 import lmnh_pipes
+from lmnh_pipes import cli
 from lmnh_pipes.cli import EXIT_CONFIG
 from lmnh_pipes.environ import read_env_file
-from lmnh_pipes.retry import RetryPolicy
 from lmnh_pipes_postgres.sink import PostgresSink
 
 from .common import DEPLOY, ENV_EXAMPLE, EXAMPLES, MUSEUM_NAMES, ROOT, UNIT, need, pipeline_variables
@@ -61,9 +61,10 @@ def test_unit_runs_the_pipeline_of_its_instance_and_stops_it_with_sigterm() -> N
     assert s["Restart"] == ["on-failure"]
     assert s["RestartPreventExitStatus"] == [str(EXIT_CONFIG)]  # a configuration error would only repeat
     assert s["KillSignal"] == ["SIGTERM"]
-    # A clean stop may ride out one write's retries, and little more.
+    # A clean stop may ride out the retries of its last write (run's shutdown timeout), and little more.
     stop = int(s["TimeoutStopSec"][0].removesuffix("s"))
-    assert RetryPolicy().max_elapsed < stop <= RetryPolicy().max_elapsed + 60
+    shutdown = next(p.default for p in cli.run.params if p.name == "shutdown_timeout")
+    assert shutdown < stop <= shutdown + 60
     assert s["User"] == ["lmnh-pipes"]
     assert s["NoNewPrivileges"] == ["yes"]
     assert s["ProtectSystem"] == ["strict"]

@@ -283,6 +283,6 @@ def test_a_split_file_that_cannot_be_created_mid_run_fails_the_run_not_the_confi
     sink = CsvSink(path=str(tmp_path / "{}.csv"), split_by="kind")
     sink.open()
     sink.write([Record.of({"kind": "rating"})])
-    with pytest.raises(RunError, match="request.csv"):
+    with pytest.raises(RunError, match=r"request\.csv"):
         sink.write([Record.of({"kind": "request"})])
     sink.close()
