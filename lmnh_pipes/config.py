@@ -11,6 +11,7 @@ import collections.abc
 import difflib
 import inspect
 import os
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -196,19 +197,36 @@ def build_component(
 
 
 def _unprefixed(message: str, where: KeyPath) -> str:
-    """``timezone: unknown time zone`` at key path ``...timezone`` reads better without its prefix."""
-    key = where[-1] if where else None
-    if isinstance(key, str) and message.startswith(f"{key}: "):
-        return message[len(key) + 2 :]
+    """``timezone: unknown time zone`` at key path ``...timezone`` reads better without its prefix, as does
+    ``tables.request: unknown key 'tabel'`` at ``...tables.request.tabel``."""
+    prefix, sep, rest = message.partition(": ")
+    names = {str(k) for k in where}
+    if sep and prefix and " " not in prefix and all(part in names for part in prefix.split(".")):
+        return rest
     return message
 
 
 def _blame(path: KeyPath, options: Mapping[str, Any], exc: BaseException | str) -> KeyPath:
-    """The option an error message starts with (attrs validators name their attribute first), else the mapping."""
+    """The option an error message starts with (attrs validators name their attribute first), followed down the
+    dotted path the message names (``tables.request.table: ...``) as far as the options hold it; else the
+    mapping."""
     text = str(exc)
     for key in options:
         if text.startswith((f"{key} ", f"'{key}'", f"{key}:", f"{key}.", f"{key}[")):
-            return (*path, key)
+            return _deeper((*path, key), options[key], text[len(key) :])
+    return path
+
+
+def _deeper(path: KeyPath, value: Any, rest: str) -> KeyPath:
+    """Follow the ``.name`` steps at the start of ``rest`` into ``value``; then an unknown key it names."""
+    while isinstance(value, Mapping) and (step := re.match(r"\.([^.:\s\[]+)", rest)):
+        found = [k for k in value if str(k) == step.group(1)]
+        if not found:
+            break
+        path, value, rest = (*path, found[0]), value[found[0]], rest[step.end() :]
+    unknown = re.match(r": unknown key '([^']+)'", rest)
+    if unknown and isinstance(value, Mapping) and unknown.group(1) in value:
+        path = (*path, unknown.group(1))
     return path
 
 

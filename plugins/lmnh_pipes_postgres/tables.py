@@ -75,6 +75,11 @@ def default_column(name: str) -> Column:
     return Column(name=name, path=_DEFAULT_PATHS.get(name, name))
 
 
+def _at(where: str, key: str) -> str:
+    """The dotted key path of ``key`` below ``where`` (the sink's own options when ``where`` is empty)."""
+    return f"{where}.{key}" if where else key
+
+
 def _column(name: str, spec: Any, where: str) -> Column:
     if isinstance(spec, str):
         return Column(name=name, path=spec)
@@ -95,29 +100,30 @@ def _column(name: str, spec: Any, where: str) -> Column:
 
 
 def parse_table(spec: Mapping[str, Any], where: str) -> TableSpec:
-    """Parse one table mapping: ``table``, ``columns``, ``conflict_key``, ``on_conflict``."""
+    """Parse one table mapping: ``table``, ``columns``, ``conflict_key``, ``on_conflict``; errors name their key
+    path below ``where``."""
     unknown = set(spec) - {"table", "columns", "conflict_key", "on_conflict"}
     if unknown:
         raise ValueError(
             f"{where}: unknown key {sorted(unknown)[0]!r} (expected table, columns, conflict_key, on_conflict)"
         )
     if not isinstance(spec.get("table"), str):
-        raise ValueError(f"{where}.table: expected a table name, found {spec.get('table')!r}")
+        raise ValueError(f"{_at(where, 'table')}: expected a table name, found {spec.get('table')!r}")
     columns = spec.get("columns")
     parsed: tuple[Column, ...] | None = None
     if columns is not None:
         if isinstance(columns, list):
             parsed = tuple(default_column(str(c)) for c in columns)
         elif isinstance(columns, Mapping):
-            parsed = tuple(_column(str(n), s, f"{where}.columns") for n, s in columns.items())
+            parsed = tuple(_column(str(n), s, _at(where, "columns")) for n, s in columns.items())
         else:
-            raise ValueError(f"{where}.columns: expected a mapping of column -> path, found {columns!r}")
+            raise ValueError(f"{_at(where, 'columns')}: expected a mapping of column -> path, found {columns!r}")
     on_conflict = spec.get("on_conflict", "error")
     if on_conflict not in ("error", "nothing", "update"):
-        raise ValueError(f"{where}.on_conflict: expected error, nothing or update, found {on_conflict!r}")
+        raise ValueError(f"{_at(where, 'on_conflict')}: expected error, nothing or update, found {on_conflict!r}")
     key = tuple(spec.get("conflict_key") or ())
     if on_conflict != "error" and not key:
-        raise ValueError(f"{where}: on_conflict {on_conflict} needs a conflict_key")
+        raise ValueError(f"{_at(where, 'on_conflict')}: {on_conflict} needs a conflict_key")
     return TableSpec(table=spec["table"], columns=parsed, conflict_key=key, on_conflict=on_conflict)
 
 
@@ -144,4 +150,4 @@ def parse_tables(
     single: dict[str, Any] = {"table": table, "columns": columns, "on_conflict": on_conflict}
     if conflict_key:
         single["conflict_key"] = conflict_key
-    return {"": parse_table(single, "table")}
+    return {"": parse_table(single, "")}

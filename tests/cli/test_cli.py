@@ -286,3 +286,30 @@ def test_a_committing_source_refuses_to_replace_an_earlier_runs_output(workdir):
         assert f"error: {path}:3: sink: out/rows.csv holds 6 bytes, and opening would replace it" in result.output
         assert "rejects" not in result.output
     assert (workdir / "out/rows.csv").read_bytes() == b"n\r\n1\r\n"
+
+
+@pytest.mark.parametrize(
+    ("sink", "expected"),
+    [
+        (
+            "  table: t\n  conflict_key: [a]\n  on_conflict: updte\n",
+            "7: sink.on_conflict: expected error, nothing or update, found 'updte'",
+        ),
+        (
+            "  route: kind\n  tables:\n    rating: {table: r}\n    request:\n      tabel: q\n",
+            "9: sink.tables.request.tabel: unknown key 'tabel' (expected table, columns, conflict_key, on_conflict)",
+        ),
+        (
+            "  table: t\n  columns:\n    a: x\n    c: {pth: x}\n",
+            "8: sink.columns.c.pth: unknown key 'pth' (expected path, value or lookup)",
+        ),
+    ],
+)
+def test_a_nested_sink_option_is_reported_at_its_own_line_and_key(workdir, sink, expected):
+    path = write_pipeline(
+        workdir,
+        "source: {type: file, path: examples/files/presses.txt}\nsink:\n  type: postgres\n  dsn: host=/x\n" + sink,
+    )
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 2
+    assert result.output == f"error: {path}:{expected}\n"
