@@ -89,7 +89,8 @@ class FileSource:
     def check(self) -> None:
         """For a local path or glob, check that there is something to read (URLs need a connection: --online)."""
         if "://" not in self.path:
-            resolve(self.path, self.transport_params)
+            for path in resolve(self.path, self.transport_params):
+                self._open(path).close()  # the same refusal as at open: missing, a directory, no permission
 
     def open(self) -> None:
         """Resolve the glob and open the first file. Raises ConfigError when there is nothing to read."""

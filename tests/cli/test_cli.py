@@ -313,3 +313,11 @@ def test_a_nested_sink_option_is_reported_at_its_own_line_and_key(workdir, sink,
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 2
     assert result.output == f"error: {path}:{expected}\n"
+
+
+def test_check_finds_a_missing_input_file_as_run_would(workdir):
+    path = write_pipeline(workdir, "source: {type: file, path: nope.txt}\nsink: {type: csv, path: out/x.csv}\n")
+    for command in ("check", "run"):
+        result = CliRunner().invoke(main, [command, str(path)])
+        assert result.exit_code == 2
+        assert result.output == f"error: {path}:1: source: cannot read 'nope.txt': No such file or directory\n"
