@@ -254,9 +254,9 @@ def _convert_options(
         try:
             kwargs[key] = _plain(_converter.structure(value, hint) if hint is not Any else value)
         except Exception as exc:
-            problems.append(
-                doc.problem((*path, key), f"expected {_type_name(hint)}, found {value!r}", _first_message(exc))
-            )
+            choices = [str(a) for a in typing.get_args(hint)] if typing.get_origin(hint) is typing.Literal else []
+            hint_text = (_did_you_mean(value, choices) if isinstance(value, str) else "") or _first_message(exc)
+            problems.append(doc.problem((*path, key), f"expected {_type_name(hint)}, found {value!r}", hint_text))
     for key, param in params.items():
         if param.default is inspect.Parameter.empty and key not in options:
             problems.append(doc.problem(path, f"missing required option {key!r}"))

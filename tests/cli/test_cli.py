@@ -321,3 +321,15 @@ def test_check_finds_a_missing_input_file_as_run_would(workdir):
         result = CliRunner().invoke(main, [command, str(path)])
         assert result.exit_code == 2
         assert result.output == f"error: {path}:1: source: cannot read 'nope.txt': No such file or directory\n"
+
+
+def test_a_misspelt_choice_gets_a_did_you_mean(workdir):
+    path = write_pipeline(
+        workdir, "source: {type: file, path: nope.txt, format: jsnol}\nsink: {type: csv, path: x.csv}\n"
+    )
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 2
+    assert (
+        f"error: {path}:1: source.format: expected one of 'lines', 'jsonl', 'csv', 'json', found 'jsnol' "
+        "(did you mean 'jsonl'?)" in result.output
+    )
