@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from typing import Any
 import attrs
 import confluent_kafka as ck
 
-from lmnh_pipes import MISSING, ConfigError, Record, RunError, TransientError, json_default
+from lmnh_pipes import MISSING, ConfigError, Record, RecordRejectedError, RunError, TransientError, json_default
 
 from .connection import Connection, classify_error
 
@@ -29,6 +30,11 @@ class KafkaSink(Connection):
     records that have a value, raw otherwise). A rejected record always carries the headers
     ``lmnh.validator``, ``lmnh.rule``, ``lmnh.reason``, ``lmnh.topic``, ``lmnh.partition`` and ``lmnh.offset``,
     so a dead-letter topic keeps every reason. Connection options are those of the ``kafka`` source.
+
+    A delivery that fails for a while (the broker is down) is retried by the run, and only the records not yet
+    delivered are produced again, so a retry writes nothing twice. A record that can never be delivered (too
+    large, a topic it may not write) is refused: it goes to the rejects with the broker's reason, and the rest
+    of its batch is written; as the rejects sink itself, it fails the run at once.
     """
 
     topic: str
@@ -37,7 +43,10 @@ class KafkaSink(Connection):
     value: str = "auto"
     flush_timeout: float = 30.0
     _producer: ck.Producer | None = attrs.field(default=None, init=False, repr=False)
-    _errors: list[str] = attrs.field(factory=list, init=False, repr=False)
+    _errors: list[tuple[Record, ck.KafkaError]] = attrs.field(factory=list, init=False, repr=False)
+    # The records of the batch in hand already delivered, so that a retry (the run passes the same objects again)
+    # does not produce them twice. Keyed by id, and holding the record, so that no other record can take its id.
+    _delivered: dict[int, Record] = attrs.field(factory=dict, init=False, repr=False)
     _fatal: str | None = attrs.field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -72,23 +81,39 @@ class KafkaSink(Connection):
         if producer is None:
             raise RunError("the kafka sink was not opened")
         self._errors.clear()
+        refused: list[tuple[Record, str]] = []
         for record in records:
+            if self._delivered.get(id(record)) is record:
+                continue
             value, key, headers = self._encode(record)
+            on_delivery = functools.partial(self._on_delivery, record)
             while True:
                 try:
-                    producer.produce(self.topic, value=value, key=key, headers=headers, on_delivery=self._on_delivery)
+                    producer.produce(self.topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
                     break
                 except BufferError:
                     producer.poll(0.05)  # the local queue is full: let deliveries drain it
+                except ck.KafkaException as exc:  # refused before it was sent (larger than message.max.bytes)
+                    error: ck.KafkaError = exc.args[0]
+                    if error.retriable():
+                        raise TransientError(f"producing to {self.topic}: {error.str()}") from None
+                    refused.append((record, f"kafka: {error.str()}"))
+                    break
             producer.poll(0)
         left = producer.flush(self.flush_timeout)
         if self._fatal is not None:
             raise RunError(self._fatal)
-        if left or self._errors:
-            first = self._errors[0] if self._errors else f"{left} messages not delivered in {self.flush_timeout:g} s"
+        refused += [(r, f"kafka: {e.str()}") for r, e in self._errors if not e.retriable()]
+        failed = [e for _, e in self._errors if e.retriable()]
+        if left or failed:
+            first = failed[0].str() if failed else f"{left} messages not delivered in {self.flush_timeout:g} s"
             raise TransientError(f"producing to {self.topic}: {first}")
+        if refused:
+            raise RecordRejectedError("kafka", refused)
+        self._delivered.clear()  # the batch is done
 
     def close(self) -> None:
+        self._delivered.clear()
         producer, self._producer = self._producer, None
         if producer is not None:
             producer.flush(self.flush_timeout)
@@ -118,9 +143,11 @@ class KafkaSink(Connection):
             ]
         return value, key, headers
 
-    def _on_delivery(self, err: ck.KafkaError | None, msg: ck.Message) -> None:
-        if err is not None:
-            self._errors.append(err.str())
+    def _on_delivery(self, record: Record, err: ck.KafkaError | None, msg: ck.Message) -> None:
+        if err is None:
+            self._delivered[id(record)] = record
+        else:
+            self._errors.append((record, err))
 
     def _on_error(self, err: ck.KafkaError) -> None:
         kind = "fatal" if err.fatal() else classify_error(err.code(), err.name(), err.str())

@@ -95,7 +95,8 @@ def test_sink_produces_values_keys_and_dead_letter_headers(tansu, topic_name):
     assert headers["lmnh.offset"] == b"1"
 
 
-def consume_all(tansu, topic, n, timeout=20.0):
+def consume_all(tansu, topic, n, timeout=20.0, until_timeout=False):
+    """The ``n`` messages of ``topic``; with ``until_timeout``, read for all of ``timeout`` to see none follow."""
     consumer = Consumer(
         {
             "bootstrap.servers": tansu.bootstrap,
@@ -107,7 +108,7 @@ def consume_all(tansu, topic, n, timeout=20.0):
     consumer.subscribe([topic])
     out = []
     deadline = time.monotonic() + timeout
-    while len(out) < n and time.monotonic() < deadline:
+    while (len(out) < n or until_timeout) and time.monotonic() < deadline:
         out += [m for m in consumer.consume(100, 0.5) if m.error() is None]
     consumer.close()
     assert len(out) == n
@@ -203,3 +204,36 @@ def test_metrics_show_readiness_and_committed_offsets_per_partition(tansu, topic
     finally:
         stop.set()
         thread.join(30)
+
+
+def test_a_record_the_producer_can_never_send_goes_to_the_rejects_and_the_rest_once(tansu, topic_name):
+    # Larger than message.max.bytes: no retry can deliver it. It becomes a reject with the client's reason, and
+    # the rest of its batch is delivered once, not again when the batch is written a second time.
+    small = [json.dumps({"n": i}).encode() for i in range(5)]
+    big = json.dumps({"n": 5, "pad": "x" * 5000}).encode()
+    rejects = ListSink()
+    report = Pipeline(
+        source=ListSource([*small[:3], big, *small[3:]]),
+        validators=[JsonValidator()],
+        sink=KafkaSink(bootstrap_servers=tansu.bootstrap, topic=topic_name, options={"message.max.bytes": 2000}),
+        rejects=rejects,
+    ).run()
+    assert (report.written, report.rejected) == (5, 1)
+    [refused] = rejects.records
+    assert refused.value["n"] == 5
+    assert (refused.reject.validator, refused.reject.rule) == ("kafka", "write")
+    assert "too large" in refused.reject.reason.lower()
+    delivered = consume_all(tansu, topic_name, 5, timeout=8, until_timeout=True)
+    assert sorted(json.loads(m.value())["n"] for m in delivered) == [0, 1, 2, 3, 4]
+
+
+def test_a_dead_letter_topic_that_refuses_a_record_fails_the_run_at_once(tansu, topic_name):
+    started = time.monotonic()
+    with pytest.raises(RunError, match="Message size too large"):
+        Pipeline(
+            source=ListSource([b"x" * 5000]),
+            validators=[JsonValidator()],
+            sink=ListSink(),
+            rejects=KafkaSink(bootstrap_servers=tansu.bootstrap, topic=topic_name, options={"message.max.bytes": 2000}),
+        ).run()
+    assert time.monotonic() - started < 20  # not the 300 s of retries an outage gets
