@@ -31,10 +31,11 @@ class KafkaSink(Connection):
     ``lmnh.validator``, ``lmnh.rule``, ``lmnh.reason``, ``lmnh.topic``, ``lmnh.partition`` and ``lmnh.offset``,
     so a dead-letter topic keeps every reason. Connection options are those of the ``kafka`` source.
 
-    A delivery that fails for a while (the broker is down) is retried by the run, and only the records not yet
-    delivered are produced again, so a retry writes nothing twice. A record that can never be delivered (too
-    large, a topic it may not write) is refused: it goes to the rejects with the broker's reason, and the rest
-    of its batch is written; as the rejects sink itself, it fails the run at once.
+    A delivery that fails for a while (the broker is down) is retried by the run, and only the records neither
+    delivered nor still on their way are produced again, so a retry writes nothing twice. A record that can never
+    be delivered (too large) is refused: it goes to the rejects with the client's reason, and the rest of its
+    batch is written; as the rejects sink itself, it fails the run at once. A topic that does not exist, or that
+    the sink may not write, fails the run.
     """
 
     topic: str
@@ -44,9 +45,11 @@ class KafkaSink(Connection):
     flush_timeout: float = 30.0
     _producer: ck.Producer | None = attrs.field(default=None, init=False, repr=False)
     _errors: list[tuple[Record, ck.KafkaError]] = attrs.field(factory=list, init=False, repr=False)
-    # The records of the batch in hand already delivered, so that a retry (the run passes the same objects again)
-    # does not produce them twice. Keyed by id, and holding the record, so that no other record can take its id.
+    # The records of the batch in hand already delivered, or produced and not yet reported on, so that a retry
+    # (the run passes the same objects again) does not produce them twice. Keyed by id, and holding the record,
+    # so that no other record can take its id.
     _delivered: dict[int, Record] = attrs.field(factory=dict, init=False, repr=False)
+    _in_flight: dict[int, Record] = attrs.field(factory=dict, init=False, repr=False)
     _fatal: str | None = attrs.field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -83,40 +86,44 @@ class KafkaSink(Connection):
         self._errors.clear()
         refused: list[tuple[Record, str]] = []
         for record in records:
-            if self._delivered.get(id(record)) is record:
+            rid = id(record)
+            if self._delivered.get(rid) is record or self._in_flight.get(rid) is record:
                 continue
             value, key, headers = self._encode(record)
             on_delivery = functools.partial(self._on_delivery, record)
             while True:
                 try:
                     producer.produce(self.topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+                    self._in_flight[rid] = record
                     break
                 except BufferError:
                     producer.poll(0.05)  # the local queue is full: let deliveries drain it
-                except ck.KafkaException as exc:  # refused before it was sent (larger than message.max.bytes)
-                    error: ck.KafkaError = exc.args[0]
-                    if error.retriable():
-                        raise TransientError(f"producing to {self.topic}: {error.str()}") from None
-                    refused.append((record, f"kafka: {error.str()}"))
+                except ck.KafkaException as exc:  # refused before it was sent (larger than message.max.bytes, say)
+                    self._errors.append((record, exc.args[0]))
                     break
             producer.poll(0)
         left = producer.flush(self.flush_timeout)
         if self._fatal is not None:
             raise RunError(self._fatal)
-        refused += [(r, f"kafka: {e.str()}") for r, e in self._errors if not e.retriable()]
-        failed = [e for _, e in self._errors if e.retriable()]
+        faults = [(r, e, _fault(e)) for r, e in self._errors]
+        for _, error, fault in faults:
+            if fault == "config":
+                raise RunError(f"producing to {self.topic}: {error.str()}")
+        failed = [e for _, e, fault in faults if fault == "outage"]
         if left or failed:
             first = failed[0].str() if failed else f"{left} messages not delivered in {self.flush_timeout:g} s"
             raise TransientError(f"producing to {self.topic}: {first}")
+        refused = [(r, f"kafka: {e.str()}") for r, e, fault in faults if fault == "record"]
         if refused:
             raise RecordRejectedError("kafka", refused)
         self._delivered.clear()  # the batch is done
 
     def close(self) -> None:
-        self._delivered.clear()
         producer, self._producer = self._producer, None
         if producer is not None:
             producer.flush(self.flush_timeout)
+        self._delivered.clear()
+        self._in_flight.clear()
 
     def _encode(self, record: Record) -> tuple[bytes, bytes | None, list[tuple[str, str | bytes | None]]]:
         mode = self.value
@@ -144,6 +151,7 @@ class KafkaSink(Connection):
         return value, key, headers
 
     def _on_delivery(self, record: Record, err: ck.KafkaError | None, msg: ck.Message) -> None:
+        self._in_flight.pop(id(record), None)
         if err is None:
             self._delivered[id(record)] = record
         else:
@@ -155,6 +163,36 @@ class KafkaSink(Connection):
             self._fatal = f"Kafka producer: {err.str()}"
         else:
             log.warning("Kafka producer: %s", err.str())
+
+
+#: Errors about one record, which no retry can deliver: the record goes to the rejects.
+_RECORD_FAULTS = frozenset(
+    {
+        ck.KafkaError.MSG_SIZE_TOO_LARGE,
+        ck.KafkaError.INVALID_MSG_SIZE,
+        ck.KafkaError.INVALID_RECORD,
+        ck.KafkaError.RECORD_LIST_TOO_LARGE,
+    }
+)
+#: Errors of the sink's configuration (the topic, its rights): every record would fail alike, so the run stops.
+_CONFIG_FAULTS = frozenset(
+    {
+        ck.KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        ck.KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        ck.KafkaError.UNKNOWN_TOPIC_OR_PART,
+        ck.KafkaError._UNKNOWN_TOPIC,
+    }
+)
+
+
+def _fault(error: ck.KafkaError) -> str:
+    """``record``, ``config`` or ``outage``: by the error's code, as the client sets ``retriable()`` on none of
+    its delivery errors (a timed-out message during an outage included)."""
+    if error.code() in _RECORD_FAULTS:
+        return "record"
+    if error.code() in _CONFIG_FAULTS or error.fatal():
+        return "config"
+    return "outage"
 
 
 def _header(value: Any) -> bytes:

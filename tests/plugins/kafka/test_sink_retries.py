@@ -1,7 +1,10 @@
-"""The ``kafka`` sink under delivery failures, with a stand-in producer that fails exactly the messages asked: a
-retried batch produces only what was not delivered, and a message that can never be delivered is refused.
+"""The ``kafka`` sink under delivery failures, with a stand-in producer that fails or delays exactly the messages
+asked: a retried batch produces only what was neither delivered nor still on its way, a message that can never be
+delivered is refused, and a topic the sink may not write stops the run.
 
-The broker's side (a message larger than message.max.bytes) is tested against Tansu in test_kafka_broker.py.
+The errors are built as the client builds its delivery errors: by code, with ``retriable()`` false even for a
+timeout. The broker's side (a message larger than message.max.bytes) is tested against Tansu in
+test_kafka_broker.py.
 """
 
 from __future__ import annotations
@@ -13,15 +16,17 @@ import attrs
 import confluent_kafka as ck
 import pytest
 
-from lmnh_pipes import Record, RecordRejectedError, TransientError
+from lmnh_pipes import Record, RecordRejectedError, RunError, TransientError
 from lmnh_pipes_kafka import KafkaSink
 
 
 @attrs.define
 class Producer:
-    """Delivers each message at flush, except the values in ``fail`` (with that error), once each."""
+    """At each flush, reports each message delivered, except the values in ``fail`` (reported with that error)
+    and in ``late`` (not reported at this flush, but at the next one); each only once."""
 
-    fail: dict[bytes, ck.KafkaError]
+    fail: dict[bytes, ck.KafkaError] = attrs.field(factory=dict)
+    late: set[bytes] = attrs.field(factory=set)
     produced: list[bytes] = attrs.field(factory=list)
     _pending: list[tuple[bytes, Callable[..., None]]] = attrs.field(factory=list)
 
@@ -35,8 +40,12 @@ class Producer:
     def flush(self, timeout: float) -> int:
         pending, self._pending = self._pending, []
         for value, on_delivery in pending:
+            if value in self.late:
+                self.late.discard(value)
+                self._pending.append((value, on_delivery))
+                continue
             on_delivery(self.fail.pop(value, None), None)
-        return 0
+        return len(self._pending)
 
 
 def sink_with(producer: Producer) -> KafkaSink:
@@ -50,8 +59,7 @@ def records(*values: bytes) -> list[Record]:
 
 
 def test_a_retried_batch_produces_only_what_was_not_delivered():
-    timed_out = ck.KafkaError(ck.KafkaError._MSG_TIMED_OUT, "timed out", retriable=True)
-    producer = Producer(fail={b"b": timed_out})
+    producer = Producer(fail={b"b": ck.KafkaError(ck.KafkaError._MSG_TIMED_OUT, "Local: Message timed out")})
     sink = sink_with(producer)
     batch = records(b"a", b"b", b"c")
     with pytest.raises(TransientError, match="timed out"):
@@ -62,9 +70,18 @@ def test_a_retried_batch_produces_only_what_was_not_delivered():
     assert producer.produced[-1:] == [b"a"]
 
 
+def test_a_message_still_on_its_way_is_not_produced_again():
+    producer = Producer(late={b"b"})
+    sink = sink_with(producer)
+    batch = records(b"a", b"b")
+    with pytest.raises(TransientError, match="1 messages not delivered"):
+        sink.write(batch)
+    sink.write(batch)  # b is reported delivered at this flush
+    assert producer.produced == [b"a", b"b"]
+
+
 def test_a_message_that_can_never_be_delivered_is_refused_and_the_rest_kept():
-    too_large = ck.KafkaError(ck.KafkaError.MSG_SIZE_TOO_LARGE, "Message size too large")
-    producer = Producer(fail={b"big": too_large})
+    producer = Producer(fail={b"big": ck.KafkaError(ck.KafkaError.MSG_SIZE_TOO_LARGE, "Message size too large")})
     sink = sink_with(producer)
     batch = records(b"a", b"big", b"c")
     with pytest.raises(RecordRejectedError) as refused:
@@ -72,3 +89,10 @@ def test_a_message_that_can_never_be_delivered_is_refused_and_the_rest_kept():
     assert [(r.raw, reason) for r, reason in refused.value.records] == [(b"big", "kafka: Message size too large")]
     sink.write([batch[0], batch[2]])  # the run writes the rest again: already delivered
     assert producer.produced == [b"a", b"big", b"c"]
+
+
+def test_a_topic_the_sink_may_not_write_stops_the_run():
+    denied = ck.KafkaError(ck.KafkaError.TOPIC_AUTHORIZATION_FAILED, "Broker: Topic authorization failed")
+    sink = sink_with(Producer(fail={b"a": denied}))
+    with pytest.raises(RunError, match="Topic authorization failed"):
+        sink.write(records(b"a", b"b"))
