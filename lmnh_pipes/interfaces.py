@@ -241,6 +241,7 @@ class OverwritingSink(Protocol):
     lose its rows for good: the runner then refuses to start (exit 2) while :meth:`existing_output` finds any.
     """
 
-    def existing_output(self) -> str | None:
-        """What ``open`` would replace (say ``"out/x.csv holds 1,234 bytes"``), or None. Reads, changes nothing."""
+    def existing_output(self, others: Sequence[object]) -> str | None:
+        """What ``open`` would replace (say ``"out/x.csv holds rows"``), or None; output that one of ``others``
+        (the pipeline's other sinks) writes is not this sink's. Reads, changes nothing."""
         return None

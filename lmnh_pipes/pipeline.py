@@ -87,26 +87,27 @@ class Pipeline:
         """Raise :class:`~lmnh_pipes.errors.ConfigError` if records that this pipeline acknowledged could be lost:
         rejects that are durable only at close, beside positions stored with each batch; or, with a source that
         resumes after what it committed, a sink that would replace the output of an earlier run."""
-        if self.exactly_once and any(s is self.rejects for s in self.buffering_sinks()):
-            raise self.locate(
-                self.rejects,
-                ConfigError(
-                    f"{type(self.rejects).__name__} makes its rows durable only when it closes, but this pipeline "
-                    "stores its positions with each batch, so a crash would lose rejects; write the rejects "
-                    "where each write is durable (a local file, a topic, or the sink's own database)"
-                ),
-            )
-        if not isinstance(self.source, (ReplayableSource, DrainingSource)):
-            return
         problems: list[Problem] = []
-        for sink in (self.sink, self.rejects):
-            existing = sink.existing_output() if isinstance(sink, OverwritingSink) else None
-            if existing is not None:
-                problem = ConfigError(
-                    f"{existing}, and opening would replace it; the source resumes after what it committed, so "
-                    "the rows there would be lost: set append: true, or move it away"
-                )
-                problems += self.locate(sink, problem).problems
+        if self.exactly_once and any(s is self.rejects for s in self.buffering_sinks()):
+            problem = ConfigError(
+                f"{type(self.rejects).__name__} makes its rows durable only when it closes, but this pipeline "
+                "stores its positions with each batch, so a crash would lose rejects; write the rejects "
+                "where each write is durable (a local file, a topic, or the sink's own database)"
+            )
+            problems += self.locate(self.rejects, problem).problems
+        if isinstance(self.source, (ReplayableSource, DrainingSource)):
+            sinks: list[Sink] = (
+                [self.sink] if self.rejects is None or self.rejects is self.sink else [self.sink, self.rejects]
+            )
+            for sink in sinks:
+                others = [s for s in sinks if s is not sink]
+                existing = sink.existing_output(others) if isinstance(sink, OverwritingSink) else None
+                if existing is not None:
+                    problem = ConfigError(
+                        f"{existing}, and opening would replace it; the source resumes after what it committed, "
+                        "so those rows would be lost: set append: true, or move it away"
+                    )
+                    problems += self.locate(sink, problem).problems
         if problems:
             raise ConfigError(problems)
 

@@ -7,8 +7,10 @@ import glob
 import io
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -17,7 +19,7 @@ import attrs
 from lmnh_pipes import MISSING, ConfigError, Record, RunError, json_default
 from lmnh_pipes.records import compile_path
 
-from ._paths import check_encoding, is_local, local_path, not_found_reason
+from ._paths import check_encoding, compression_mode, is_local, local_path, not_found_reason, open_binary
 
 __all__ = ["META_COLUMNS", "REJECT_COLUMNS", "CsvSink", "cell"]
 
@@ -141,17 +143,39 @@ class CsvSink:
         # smart-open picks the compression by the suffix in any case (.BZ2 too).
         return is_local(self.path) and os.path.splitext(self.path)[1].lower() not in _DURABLE_ONLY_AT_CLOSE
 
-    def existing_output(self) -> str | None:
-        """The first non-empty local file that opening would replace (without ``append``); URLs are not looked at."""
+    def existing_output(self, others: Sequence[object] = ()) -> str | None:
+        """The first local file holding rows that opening would replace (without ``append``); a header alone is
+        no row. Files that another of ``others`` writes are theirs. URLs are not looked at."""
         if self.append or not is_local(self.path):
             return None
         path = local_path(self.path)
-        candidates = sorted(glob.glob(glob.escape(path).replace("{}", "*"))) if self.split_by else [path]
+        theirs = [o._files() for o in others if isinstance(o, CsvSink) and o is not self and is_local(o.path)]
+        if self.split_by is None:
+            candidates = [path]
+        else:
+            mine = self._files()
+            found = glob.glob(glob.escape(path).replace("{}", "*"))
+            candidates = sorted(p for p in found if mine.match(os.path.abspath(p)))
         for candidate in candidates:
-            size = os.path.getsize(candidate) if os.path.isfile(candidate) else 0
-            if size:
-                return f"{candidate} holds {size:,} bytes"
+            if any(t.match(os.path.abspath(candidate)) for t in theirs) or not os.path.isfile(candidate):
+                continue
+            if self._holds_rows(candidate):
+                return f"{candidate} holds rows ({os.path.getsize(candidate):,} bytes)"
         return None
+
+    def _files(self) -> re.Pattern[str]:
+        """The absolute paths this sink writes: its path, or with ``split_by`` each name a value can give."""
+        path = re.escape(os.path.abspath(local_path(self.path)))
+        return re.compile(path.replace(re.escape("{}"), r"[A-Za-z0-9_.\-]+") + r"\Z")
+
+    def _holds_rows(self, path: str) -> bool:
+        """Whether ``path`` holds more than a header row; a file that cannot be read counts as holding rows."""
+        try:
+            with open_binary(path, compression_mode("infer"), None) as handle:
+                lines = sum(1 for _ in islice(handle, 2))
+        except Exception:
+            return True
+        return lines > (1 if self.header else 0)
 
     def open(self) -> None:
         """Create (or, with ``append``, open) the file, and write the header if the columns are known."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Sequence
 from itertools import islice
 from typing import IO, Any, Final, Literal
@@ -10,7 +11,7 @@ import attrs
 
 from lmnh_pipes import ConfigError, EndOfInput, Record
 
-from ._paths import check_encoding, compression_mode, not_found_reason, open_binary, resolve
+from ._paths import check_encoding, compression_mode, is_local, not_found_reason, open_binary, resolve
 from ._readers import READERS
 
 __all__ = ["FORMATS", "FileSource", "Format"]
@@ -88,9 +89,11 @@ class FileSource:
 
     def check(self) -> None:
         """For a local path or glob, check that there is something to read (URLs need a connection: --online)."""
-        if "://" not in self.path:
+        if is_local(self.path):
             for path in resolve(self.path, self.transport_params):
-                self._open(path).close()  # the same refusal as at open: missing, a directory, no permission
+                if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+                    continue  # a pipe or a device: opening it could wait for a writer
+                self._open(path).close()  # refused as open refuses it: missing, a directory, no permission
 
     def open(self) -> None:
         """Resolve the glob and open the first file. Raises ConfigError when there is nothing to read."""

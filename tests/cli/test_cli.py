@@ -283,7 +283,9 @@ def test_a_committing_source_refuses_to_replace_an_earlier_runs_output(workdir):
     for command in ("check", "run"):
         result = CliRunner().invoke(main, [command, str(path)])
         assert result.exit_code == 2, result.output
-        assert f"error: {path}:3: sink: out/rows.csv holds 6 bytes, and opening would replace it" in result.output
+        assert (
+            f"error: {path}:3: sink: out/rows.csv holds rows (6 bytes), and opening would replace it" in result.output
+        )
         assert "rejects" not in result.output
     assert (workdir / "out/rows.csv").read_bytes() == b"n\r\n1\r\n"
 

@@ -260,20 +260,43 @@ def test_which_files_are_durable_at_each_write(path, durable):
     assert CsvSink(path=path, split_by="kind" if "{}" in path else None).durable_writes is durable
 
 
-def test_existing_output_names_a_file_that_opening_would_replace(tmp_path):
+def test_existing_output_names_a_file_with_rows_that_opening_would_replace(tmp_path):
     plain = CsvSink(path=str(tmp_path / "x.csv"))
-    assert plain.existing_output() is None  # no file yet
+    assert plain.existing_output([]) is None  # no file yet
     (tmp_path / "x.csv").write_bytes(b"")
-    assert plain.existing_output() is None  # an empty file loses nothing
+    assert plain.existing_output([]) is None  # an empty file loses nothing
+    (tmp_path / "x.csv").write_bytes(b"a\r\n")
+    assert plain.existing_output([]) is None  # nor does a header alone
+    assert CsvSink(path=str(tmp_path / "x.csv"), header=False).existing_output([]) is not None  # there, a row
     (tmp_path / "x.csv").write_bytes(b"a\r\n1\r\n")
-    assert plain.existing_output() == f"{tmp_path / 'x.csv'} holds 6 bytes"
-    assert CsvSink(path=str(tmp_path / "x.csv"), append=True).existing_output() is None
-    split = CsvSink(path=str(tmp_path / "parts" / "{}.csv"), split_by="kind")
-    assert split.existing_output() is None
-    (tmp_path / "parts").mkdir()
-    (tmp_path / "parts" / "rating.csv").write_bytes(b"kind\r\nrating\r\n")
-    assert split.existing_output() == f"{tmp_path / 'parts' / 'rating.csv'} holds 14 bytes"
-    assert CsvSink(path="s3://bucket/x.csv").existing_output() is None  # not looked at
+    assert plain.existing_output([]) == f"{tmp_path / 'x.csv'} holds rows (6 bytes)"
+    assert CsvSink(path=str(tmp_path / "x.csv"), append=True).existing_output([]) is None
+    assert CsvSink(path="s3://bucket/x.csv").existing_output([]) is None  # not looked at
+
+
+def test_existing_output_of_a_compressed_file_counts_rows_not_bytes(tmp_path):
+    sink = CsvSink(path=str(tmp_path / "x.csv.gz"), columns=["a"])
+    sink.open()
+    sink.close()  # a header-only run: a gzip frame of some 30 bytes
+    assert (tmp_path / "x.csv.gz").stat().st_size > 0
+    assert sink.existing_output([]) is None
+    sink.open()
+    sink.write([Record.of({"a": 1})])
+    sink.close()
+    assert sink.existing_output([]) is not None
+
+
+def test_existing_output_of_split_files_leaves_other_files_and_other_sinks_alone(tmp_path):
+    split = CsvSink(path=str(tmp_path / "out" / "{}.csv"), split_by="kind")
+    rejects = CsvSink(path=str(tmp_path / "out" / "rejects.csv"), append=True)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "rejects.csv").write_bytes(b"r\r\n1\r\n")  # the rejects sink's, appended to
+    (tmp_path / "out" / "notes.csv.txt").write_bytes(b"r\r\n1\r\n")  # no split value gives this name
+    (tmp_path / "out" / "a b.csv").write_bytes(b"r\r\n1\r\n")  # nor this one (a space)
+    assert split.existing_output([rejects]) is None
+    assert split.existing_output([]) == f"{tmp_path / 'out' / 'rejects.csv'} holds rows (6 bytes)"
+    (tmp_path / "out" / "rating.csv").write_bytes(b"kind\r\nrating\r\n")
+    assert split.existing_output([rejects]) == f"{tmp_path / 'out' / 'rating.csv'} holds rows (14 bytes)"
 
 
 def test_a_split_file_that_cannot_be_created_mid_run_fails_the_run_not_the_config(tmp_path):
