@@ -217,11 +217,11 @@ class BufferingSink(Protocol):
 class HoldingSource(Protocol):
     """A source that can hold its commits back until the sinks have closed.
 
-    With a :class:`BufferingSink` whose writes are not durable, the runner calls :meth:`hold_commits` before
-    opening anything, and :meth:`release_commits` only if the run, and then every sink's close, ended without an
-    error. Until then nothing is committed, not even for partitions given up in a rebalance: their next owner
-    re-reads them (at least once), and a crash replays everything since the last run that ended cleanly. Nothing
-    is lost.
+    With a :class:`BufferingSink` whose writes are not durable, the runner calls :meth:`hold_commits` once the
+    source has opened, and :meth:`release_commits` only if the run, and then every sink's close, ended without an
+    error; the source's ``close`` ends the hold either way. Until then nothing is committed, not even for
+    partitions given up in a rebalance: their next owner re-reads them (at least once), and a crash replays
+    everything since the last run that ended cleanly. Nothing is lost.
     """
 
     def hold_commits(self) -> None:

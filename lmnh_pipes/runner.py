@@ -184,6 +184,8 @@ class _Run:
                 raise p.locate(component, exc) from exc
             stack.callback(component.close)
             if holding and component is p.source:
+                assert isinstance(p.source, HoldingSource)
+                p.source.hold_commits()  # once opened: the source's close ends the hold, whatever happens next
                 # Runs after the sinks' close (a stack unwinds in reverse), and sees what it raised.
                 stack.push(self._release_commits)
         self.metrics.sink_ok = True
@@ -197,8 +199,8 @@ class _Run:
             )
 
     def _hold_commits(self) -> bool:
-        """With a sink whose rows are durable only when it closes, hold the source's commits back until then.
-        True if the source holds them."""
+        """Whether the source's commits are to be held back until the sinks close (a sink whose rows are durable
+        only when it closes, and a source that can hold them)."""
         p = self.pipeline
         buffering = p.buffering_sinks()
         if not buffering:
@@ -206,7 +208,6 @@ class _Run:
         names = ", ".join(type(s).__name__ for s in buffering)
         if isinstance(p.source, HoldingSource):
             log.info("%s makes its rows durable only when it closes: the source commits only then", names)
-            p.source.hold_commits()
             return True
         if isinstance(p.source, DrainingSource):
             log.warning(
