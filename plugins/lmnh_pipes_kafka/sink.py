@@ -84,7 +84,6 @@ class KafkaSink(Connection):
         if producer is None:
             raise RunError("the kafka sink was not opened")
         self._errors.clear()
-        refused: list[tuple[Record, str]] = []
         for record in records:
             rid = id(record)
             if self._delivered.get(rid) is record or self._in_flight.get(rid) is record:
