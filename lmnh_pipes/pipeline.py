@@ -78,10 +78,13 @@ class Pipeline:
         transactional sink)."""
         return isinstance(self.sink, TransactionalSink) and isinstance(self.source, ReplayableSource)
 
+    def sinks(self) -> list[Sink]:
+        """``sink``, and ``rejects`` when there is one of its own."""
+        return [self.sink] if self.rejects is None or self.rejects is self.sink else [self.sink, self.rejects]
+
     def buffering_sinks(self) -> list[Sink]:
         """The sinks (of ``sink`` and ``rejects``) that make their rows durable only when they close."""
-        sinks = [self.sink] if self.rejects is None else [self.sink, self.rejects]
-        return [s for s in sinks if isinstance(s, BufferingSink) and not s.durable_writes]
+        return [s for s in self.sinks() if isinstance(s, BufferingSink) and not s.durable_writes]
 
     def check_delivery(self) -> None:
         """Raise :class:`~lmnh_pipes.errors.ConfigError` if records that this pipeline acknowledged could be lost:
@@ -96,9 +99,7 @@ class Pipeline:
             )
             problems += self.locate(self.rejects, problem).problems
         if isinstance(self.source, (ReplayableSource, DrainingSource)):
-            sinks: list[Sink] = (
-                [self.sink] if self.rejects is None or self.rejects is self.sink else [self.sink, self.rejects]
-            )
+            sinks = self.sinks()
             for sink in sinks:
                 others = [s for s in sinks if s is not sink]
                 existing = sink.existing_output(others) if isinstance(sink, OverwritingSink) else None

@@ -354,12 +354,9 @@ class KafkaSource(Connection):
             starts = self._stored_positions(store, pipeline, partitions)
             if starts is None:
                 return  # the run stops at the next read, before any record of these partitions is used
-        elif self._held and any((p.topic, p.partition) in self._resume for p in partitions):
-            starts = {
-                (p.topic, p.partition): self._resume.pop((p.topic, p.partition))
-                for p in partitions
-                if (p.topic, p.partition) in self._resume
-            }
+        elif self._held:
+            resumed = [(p.topic, p.partition) for p in partitions if (p.topic, p.partition) in self._resume]
+            starts = {tp: self._resume.pop(tp) for tp in resumed} or None
         if starts is not None:
             for p in partitions:
                 if (p.topic, p.partition) in starts:
