@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .batching import BatchOptions
 from .config import load
 from .errors import (
     ConfigError,
@@ -22,13 +23,15 @@ from .errors import (
 )
 from .hookspecs import hookimpl
 from .interfaces import Sink, Source, Validator
-from .pipeline import BatchOptions, Pipeline, apply_validators, validate_all
+from .pipeline import Pipeline
+from .plan import DeliveryPlan, Guarantee
 from .plugins import get_plugin_manager, get_registry
 from .records import MISSING, Meta, Record, Rejection, json_default
 from .registry import ComponentType, Registry
 from .report import RunReport
 from .retry import RetryPolicy
 from .tuning import interpreter_tuned
+from .validation import apply_validators, validate_all
 
 try:
     __version__ = version("lmnh-pipes")
@@ -40,7 +43,9 @@ __all__ = [
     "BatchOptions",
     "ComponentType",
     "ConfigError",
+    "DeliveryPlan",
     "EndOfInput",
+    "Guarantee",
     "LmnhPipesError",
     "Meta",
     "Pipeline",

@@ -11,11 +11,12 @@ from typing import Any, NoReturn
 
 import click
 
+from .capabilities import OfflineCheck, OnlineCheck, Sized
 from .config import load
 from .errors import ConfigError, LmnhPipesError, Problem
-from .interfaces import OfflineCheck, OnlineCheck
 from .logs import PipelineFilter, setup_logging
 from .pipeline import Pipeline
+from .plan import DeliveryPlan
 from .plugins import get_registry
 from .progress import Progress
 from .tap import record_json, tap
@@ -107,10 +108,16 @@ def run(
     pipeline = _load(pipeline_file, env_file, traceback)
     _name_logs(pipeline)
     live = sys.stderr.isatty() if progress is None else progress
-    size_hint = getattr(pipeline.source, "size_hint", None)
-    show = Progress(sys.stderr, live=live, total=size_hint() if callable(size_hint) else None, interval=status_interval)
+    total = pipeline.source.size_hint() if isinstance(pipeline.source, Sized) else None
+    show = Progress(sys.stderr, live=live, total=total, interval=status_interval)
     try:
-        report = pipeline.run(limit=limit, idle_timeout=idle_timeout, shutdown_timeout=shutdown_timeout, on_batch=show)
+        report = pipeline.run(
+            limit=limit,
+            idle_timeout=idle_timeout,
+            shutdown_timeout=shutdown_timeout,
+            on_batch=show,
+            tune_interpreter=True,
+        )
     except ConfigError as exc:
         show.finish()
         _fail(exc, EXIT_CONFIG, traceback)
@@ -129,25 +136,30 @@ def run(
 def check(pipeline_file: Path, online: bool, env_file: Path | None, traceback: bool) -> None:
     """Build the pipeline without connecting anything and report every problem found."""
     pipeline = _load(pipeline_file, env_file, traceback)
-    problems = _check_components(pipeline, online)
+    plan, problems = _check_components(pipeline, online)
     if problems:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_CONFIG)
+    assert plan is not None
     n = len(pipeline.validators)
     click.echo(
         f"{pipeline_file}: ok (pipeline {pipeline.name}: {type(pipeline.source).__name__} -> "
         f"{n} validator{'s' if n != 1 else ''} -> {type(pipeline.sink).__name__}"
         f"{', rejects to ' + type(pipeline.rejects).__name__ if pipeline.rejects is not None else ''})"
     )
+    click.echo(f"delivery: {plan}")
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
-def _check_components(pipeline: Pipeline, online: bool) -> list[Problem]:
-    """Every problem found: in how the components fit together (a crash could lose records), and by the
-    components themselves, offline (local files) and with ``online`` by connecting."""
+def _check_components(pipeline: Pipeline, online: bool) -> tuple[DeliveryPlan | None, list[Problem]]:
+    """The delivery plan, and every problem found: in how the components fit together (a crash could lose
+    records), and by the components themselves, offline (local files) and with ``online`` by connecting."""
     problems: list[Problem] = []
+    plan = None
     try:
-        pipeline.check_delivery()
+        plan = pipeline.plan()
     except ConfigError as exc:
         problems += exc.problems
     components = [*pipeline.validators, pipeline.source, pipeline.sink, pipeline.rejects]
@@ -163,7 +175,7 @@ def _check_components(pipeline: Pipeline, online: bool) -> list[Problem]:
             except Exception as exc:
                 cannot = ConfigError(f"cannot connect: {exc}")
                 problems += pipeline.locate(component, cannot).problems
-    return problems
+    return plan, problems
 
 
 @main.command(name="tap")

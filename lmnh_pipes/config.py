@@ -21,10 +21,12 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
+from .batching import BatchOptions
+from .conformance import conformance_problems
 from .environ import read_env_file_text
 from .errors import ConfigError, Problem
 from .http import HttpOptions
-from .pipeline import BatchOptions, Pipeline
+from .pipeline import Pipeline
 from .plugins import get_registry
 from .registry import Kind, Registry
 from .retry import RetryPolicy
@@ -180,20 +182,27 @@ def build_component(
         return None
     try:
         component = ctype.factory(**kwargs)
-        if origins is not None:
-            origins[id(component)] = doc.problem(path, "")
-        return component
     except ConfigError as exc:
         for p in exc.problems:
             where = (*path, p.path) if p.path in options else _blame(path, options, p.message)
             problems.append(doc.problem(where, _unprefixed(p.message, where), p.hint))
+        return None
     except Exception as exc:
         # attrs validators raise TypeError/ValueError; a factory may raise anything (an unknown time zone is a
         # KeyError): all of it is a problem with these options, reported like the others.
         where = _blame(path, options, exc)
         message = _unprefixed(str(exc), where)
         problems.append(doc.problem(where, message if where != path else f"invalid {type_name} options: {message}"))
-    return None
+        return None
+    refused = conformance_problems(component, kind)
+    for problem in refused:
+        who = f"plug-in {ctype.plugin!r}" + (f" ({ctype.distribution} {ctype.version})" if ctype.distribution else "")
+        problems.append(doc.problem((*path, "type"), f"{kind} type {type_name!r} of {who} is unusable: {problem}"))
+    if refused:
+        return None
+    if origins is not None:
+        origins[id(component)] = doc.problem(path, "")
+    return component
 
 
 def _unprefixed(message: str, where: KeyPath) -> str:

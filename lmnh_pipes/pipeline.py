@@ -8,41 +8,30 @@ from typing import Any
 
 import attrs
 
+from .batching import BatchOptions
+from .conformance import conformance_problems
 from .errors import ConfigError, Problem
 from .http import HttpOptions
-from .interfaces import (
-    BufferingSink,
-    DrainingSource,
-    OverwritingSink,
-    ReplayableSource,
-    Sink,
-    Source,
-    TransactionalSink,
-    Validator,
-)
+from .interfaces import Sink, Source, Validator
 from .metrics import Metrics
+from .plan import DEFAULT_NAME, DeliveryPlan, plan_delivery
 from .records import Record
+from .registry import Kind
 from .report import RunReport
-from .retry import RetryPolicy, positive
-from .tuning import interpreter_tuned
+from .retry import RetryPolicy
+from .runner import Runner
+from .validation import apply_validators, validate_all
 
 __all__ = ["BatchOptions", "Pipeline", "apply_validators", "validate_all"]
 
 
-@attrs.frozen(kw_only=True)
-class BatchOptions:
-    """How records are grouped for writing: at most ``max_records``, waiting at most ``max_wait`` seconds.
-    With ``overlap``, a full batch is written while the next is read and validated (the sinks' ``write`` then
-    runs in a writer thread)."""
-
-    max_records: int = attrs.field(default=5000, validator=positive)
-    max_wait: float = attrs.field(default=1.0, validator=positive)
-    overlap: bool = True
-
-
 @attrs.define(kw_only=True)
 class Pipeline:
-    """Source -> validators -> sink (and rejects). Build it from component objects, or with :func:`load`."""
+    """Source -> validators -> sink (and rejects). Build it from component objects, or with :func:`load`.
+
+    Raises :class:`~lmnh_pipes.errors.ConfigError` when built with a component that lacks what the runner will call
+    (see :mod:`lmnh_pipes.conformance`).
+    """
 
     source: Source
     sink: Sink
@@ -51,10 +40,23 @@ class Pipeline:
     batch: BatchOptions = attrs.field(factory=BatchOptions)
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     http: HttpOptions | None = None
-    name: str = "pipeline"
+    name: str = DEFAULT_NAME
     #: Where each component was configured (id -> a Problem holding file, line and key path), when built from
     #: a file: errors that components find when opened or checked are reported there.
     origins: dict[int, Problem] = attrs.field(factory=dict, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[Problem] = []
+        roles: list[tuple[object, Kind]] = [(self.source, "source"), (self.sink, "sink")]
+        roles += [(v, "validator") for v in self.validators]
+        if self.rejects is not None:
+            roles.append((self.rejects, "sink"))
+        for component, kind in roles:
+            for problem in conformance_problems(component, kind):
+                refused = ConfigError(f"{type(component).__qualname__} ({type(component).__module__}): {problem}")
+                problems += self.locate(component, refused).problems
+        if problems:
+            raise ConfigError(problems)
 
     def locate(self, component: object, exc: ConfigError) -> ConfigError:
         """``exc`` with each problem placed at ``component``'s file, line and key path, when known."""
@@ -72,45 +74,11 @@ class Pipeline:
             ]
         )
 
-    @property
-    def exactly_once(self) -> bool:
-        """Whether the sink stores the source's positions in its own transaction (a replayable source into a
-        transactional sink)."""
-        return isinstance(self.sink, TransactionalSink) and isinstance(self.source, ReplayableSource)
-
-    def sinks(self) -> list[Sink]:
-        """``sink``, and ``rejects`` when there is one of its own."""
-        return [self.sink] if self.rejects is None or self.rejects is self.sink else [self.sink, self.rejects]
-
-    def buffering_sinks(self) -> list[Sink]:
-        """The sinks (of ``sink`` and ``rejects``) that make their rows durable only when they close."""
-        return [s for s in self.sinks() if isinstance(s, BufferingSink) and not s.durable_writes]
-
-    def check_delivery(self) -> None:
-        """Raise :class:`~lmnh_pipes.errors.ConfigError` if records that this pipeline acknowledged could be lost:
-        rejects that are durable only at close, beside positions stored with each batch; or, with a source that
-        resumes after what it committed, a sink that would replace the output of an earlier run."""
-        problems: list[Problem] = []
-        if self.exactly_once and any(s is self.rejects for s in self.buffering_sinks()):
-            problem = ConfigError(
-                f"{type(self.rejects).__name__} makes its rows durable only when it closes, but this pipeline "
-                "stores its positions with each batch, so a crash would lose rejects; write the rejects "
-                "where each write is durable (a local file, a topic, or the sink's own database)"
-            )
-            problems += self.locate(self.rejects, problem).problems
-        if isinstance(self.source, (ReplayableSource, DrainingSource)):
-            sinks = self.sinks()
-            for sink in sinks:
-                others = [s for s in sinks if s is not sink]
-                existing = sink.existing_output(others) if isinstance(sink, OverwritingSink) else None
-                if existing is not None:
-                    problem = ConfigError(
-                        f"{existing}, and opening would replace it; the source resumes after what it committed, "
-                        "so those rows would be lost: set append: true, or move it away"
-                    )
-                    problems += self.locate(sink, problem).problems
-        if problems:
-            raise ConfigError(problems)
+    def plan(self) -> DeliveryPlan:
+        """How this pipeline delivers (at-least-once, exactly-once, or commits held until close), decided from
+        its components. Raises :class:`~lmnh_pipes.errors.ConfigError` for a combination that could lose records
+        that it acknowledged. Reads local state (an earlier run's output), connects nothing."""
+        return plan_delivery(self.source, self.sink, self.rejects, name=self.name, locate=self.locate)
 
     def run(
         self,
@@ -122,61 +90,44 @@ class Pipeline:
         shutdown_timeout: float = 30.0,
         metrics: Metrics | None = None,
         on_batch: Callable[[RunReport], None] | None = None,
+        tune_interpreter: bool = False,
     ) -> RunReport:
         """Open everything, run until the source ends, ``limit`` records were read, nothing came for
         ``idle_timeout`` seconds, ``stop`` is set, or SIGINT/SIGTERM; then drain, close, and return the report.
         After a stop, an outage is retried for at most ``shutdown_timeout`` seconds before the run fails.
         ``metrics`` (optional) is kept up to date as the run goes; ``on_batch`` is called after every batch.
+        ``tune_interpreter`` applies :func:`~lmnh_pipes.interpreter_tuned` for the run (``lmnh-pipes run`` does);
+        off, the host's garbage-collector and thread settings are left as they are.
 
-        Raises :class:`~lmnh_pipes.errors.ConfigError` if a component finds its configuration wrong when opened,
-        and :class:`~lmnh_pipes.errors.RunError` if the run failed (the batch in hand was not acknowledged).
+        Raises :class:`~lmnh_pipes.errors.ConfigError` if the delivery plan refuses the pipeline or a component
+        finds its configuration wrong when opened, and :class:`~lmnh_pipes.errors.RunError` if the run failed (the
+        batch in hand was not acknowledged).
         """
-        from .runner import run
-
-        return run(
-            self,
+        runner = Runner(
+            pipeline=self.name,
+            source=self.source,
+            validators=self.validators,
+            sink=self.sink,
+            rejects=self.rejects,
+            plan=self.plan(),
+            batch=self.batch,
+            retry_policy=self.retry,
+            http=self.http,
+            locate=self.locate,
             limit=limit,
             idle_timeout=idle_timeout,
-            stop=stop,
+            stop=stop if stop is not None else threading.Event(),
             handle_signals=handle_signals,
             shutdown_timeout=shutdown_timeout,
-            metrics=metrics,
+            tune_interpreter=tune_interpreter,
+            metrics=metrics if metrics is not None else Metrics(RunReport(pipeline=self.name)),
             on_batch=on_batch,
         )
+        return runner.run()
 
     def validate(self, items: Iterable[Any]) -> list[Record]:
         """Run the validator chain alone over dicts, bytes, strings or records (for notebooks).
 
         The validators must have been opened (``open()``) if they need to load anything.
         """
-        with interpreter_tuned():
-            return validate_all(self.validators, [Record.of(item) for item in items])
-
-
-def validate_all(validators: Iterable[Validator], records: Iterable[Record]) -> list[Record]:
-    """Pass each record through ``validators`` in order, stopping at its first rejection; the records in order.
-
-    A record that is already rejected passes unchanged: a source may reject what it cannot parse, with a reason more
-    precise than a validator's. A validator that raises is a bug, but must not lose the record: it becomes a
-    rejection naming the error.
-    """
-    steps = [(v.validate, getattr(v, "name", type(v).__name__)) for v in validators]
-    done: list[Record] = []
-    append = done.append
-    for record in records:
-        if record.reject is None:
-            for validate, name in steps:
-                try:
-                    record = validate(record)
-                except Exception as exc:
-                    record = record.rejected_by(name, f"validator raised {type(exc).__name__}: {exc}", "error")
-                    break
-                if record.reject is not None:
-                    break
-        append(record)
-    return done
-
-
-def apply_validators(validators: Iterable[Validator], record: Record) -> Record:
-    """:func:`validate_all` for one record."""
-    return validate_all(validators, (record,))[0]
+        return validate_all(self.validators, [Record.of(item) for item in items])

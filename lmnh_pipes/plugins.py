@@ -44,7 +44,12 @@ def get_plugin_manager(extra: Iterable[Any] = (), *, load_entry_points: bool = T
             try:
                 pm.load_setuptools_entrypoints(hookspecs.PROJECT, name=name)
             except Exception as exc:
-                raise PluginError(f"plug-in {name!r} ({installed[name].value}) failed to load: {exc!r}") from exc
+                ep = installed[name]
+                dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else "an unknown distribution"
+                raise PluginError(
+                    f"plug-in {name!r} of {dist} failed to load ({ep.value}): {type(exc).__name__}: {exc}; "
+                    f"reinstall or fix it, or leave it out with {ALLOW_VARIABLE}"
+                ) from exc
     for plugin in extra:
         pm.register(plugin)
     pm.check_pending()
@@ -52,12 +57,17 @@ def get_plugin_manager(extra: Iterable[Any] = (), *, load_entry_points: bool = T
 
 
 def get_registry(pm: pluggy.PluginManager | None = None, extra: Iterable[Any] = ()) -> Registry:
-    """Build a registry by calling every plug-in's ``lmnh_pipes_register`` hook."""
+    """Build a registry by calling every plug-in's ``lmnh_pipes_register`` hook, in the order they registered.
+
+    The hook is called through the manager (one plug-in at a time, so that the registry knows who provides each
+    type), so an implementation that takes fewer arguments than the hookspec keeps working when one is added.
+    """
     if pm is None:
         pm = get_plugin_manager(extra)
     registry = Registry()
     dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
-    for impl in reversed(pm.hook.lmnh_pipes_register.get_hookimpls()):
+    impls = list(reversed(pm.hook.lmnh_pipes_register.get_hookimpls()))
+    for impl in impls:
         dist = dists.get(id(impl.plugin))
         name = impl.plugin_name
         registry.provider = (
@@ -65,8 +75,10 @@ def get_registry(pm: pluggy.PluginManager | None = None, extra: Iterable[Any] = 
             dist.metadata["Name"] if dist is not None else "",
             dist.version if dist is not None else "",
         )
+        others = [i.plugin for i in impls if i.plugin is not impl.plugin]
+        register = pm.subset_hook_caller("lmnh_pipes_register", remove_plugins=others)
         try:
-            impl.function(registry=registry)
+            register(registry=registry)
         except PluginError:
             raise
         except Exception as exc:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Literal
 
 import attrs
 
 from .errors import PluginError
+from .interfaces import Sink, Source, Validator
 
-__all__ = ["ComponentType", "Kind", "Registry"]
+__all__ = ["Component", "ComponentType", "Kind", "Registry"]
+
+#: What a factory builds.
+Component = Source | Validator | Sink
 
 Kind = Literal["source", "validator", "sink"]
 KINDS: tuple[Kind, ...] = ("source", "validator", "sink")
@@ -21,7 +25,7 @@ class ComponentType:
 
     kind: Kind
     name: str
-    factory: Callable[..., Any]
+    factory: Callable[..., Component]
     plugin: str = ""
     distribution: str = ""
     version: str = ""
@@ -44,19 +48,20 @@ class Registry:
     _types: dict[tuple[Kind, str], ComponentType] = attrs.field(factory=dict, init=False)
     provider: tuple[str, str, str] = ("", "", "")
 
-    def add_source(self, name: str, factory: Callable[..., Any]) -> None:
-        """Register a source type."""
+    def add_source(self, name: str, factory: Callable[..., Source]) -> None:
+        """Register a source type: ``factory(**options)`` builds one (a class whose keyword arguments are its
+        options)."""
         self._add("source", name, factory)
 
-    def add_validator(self, name: str, factory: Callable[..., Any]) -> None:
-        """Register a validator type."""
+    def add_validator(self, name: str, factory: Callable[..., Validator]) -> None:
+        """Register a validator type: ``factory(**options)`` builds one."""
         self._add("validator", name, factory)
 
-    def add_sink(self, name: str, factory: Callable[..., Any]) -> None:
-        """Register a sink type."""
+    def add_sink(self, name: str, factory: Callable[..., Sink]) -> None:
+        """Register a sink type: ``factory(**options)`` builds one."""
         self._add("sink", name, factory)
 
-    def _add(self, kind: Kind, name: str, factory: Callable[..., Any]) -> None:
+    def _add(self, kind: Kind, name: str, factory: Callable[..., Component]) -> None:
         plugin, dist, version = self.provider
         old = self._types.get((kind, name))
         if old is not None:

@@ -24,6 +24,8 @@ class RunReport:
     batches: int = 0
     seconds: float = 0.0
     stopped_by: str = ""
+    #: The pipeline's delivery plan, as ``lmnh-pipes check`` prints it (see :class:`~lmnh_pipes.plan.DeliveryPlan`).
+    delivery: str = ""
     rejected_by: Counter[tuple[str, str]] = attrs.field(factory=Counter)
 
     @property
@@ -44,6 +46,7 @@ class RunReport:
             "seconds": round(self.seconds, 3),
             "rate": round(self.rate, 1),
             "stopped_by": self.stopped_by,
+            "delivery": self.delivery,
             "rejected_by": [{"validator": v, "rule": r, "count": n} for (v, r), n in self._rejections()],
         }
 
@@ -60,6 +63,7 @@ class RunReport:
             ("time", f"{self.seconds:.2f} s"),
             ("rate", f"{self.rate:,.0f} records/s"),
             ("stopped by", self.stopped_by or "-"),
+            ("delivery", self.delivery or "-"),
         ]
 
     def __str__(self) -> str:

@@ -9,17 +9,19 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Any
 
+from .capabilities import Tappable, closer, name_of, opener
 from .errors import ConfigError, EndOfInput
 from .interfaces import Source, Validator
-from .pipeline import Pipeline, apply_validators
+from .pipeline import Pipeline
 from .records import Record, json_default
+from .validation import apply_validators
 
 __all__ = ["record_json", "select_stage", "tap"]
 
 
 def select_stage(validators: Sequence[Validator], after: str) -> list[Validator]:
     """The validators up to and including the one named ``after`` (its ``name``, or its 0-based index)."""
-    names = [v.name for v in validators]
+    names = [name_of(v) for v in validators]
     if after.isdigit() and int(after) < len(validators):
         return list(validators[: int(after) + 1])
     if after in names:
@@ -41,22 +43,19 @@ def tap(
     leaves that stage accepted (or, with ``rejected``, every record rejected up to there). Nothing is written to
     the sinks and nothing is acknowledged, so a Kafka source commits nothing. Returns how many were emitted.
 
-    A source may offer ``for_tap()``: a copy of itself that is safe to read beside the running pipeline (the
-    Kafka source joins a consumer group of its own, so the pipeline's group is not rebalanced).
+    A :class:`~lmnh_pipes.capabilities.Tappable` source is read through its ``for_tap()`` copy, which is safe to
+    read beside the running pipeline.
     """
     stages = select_stage(pipeline.validators, after)
-    source: Source = pipeline.source
-    for_tap = getattr(source, "for_tap", None)
-    if callable(for_tap):
-        source = for_tap()
+    source: Source = pipeline.source.for_tap() if isinstance(pipeline.source, Tappable) else pipeline.source
     stop = stop or threading.Event()
     emitted = 0
     last = time.monotonic()
     with ExitStack() as stack:
         components: list[Validator | Source] = [*stages, source]
         for component in components:
-            component.open()
-            stack.callback(component.close)
+            opener(component)()
+            stack.callback(closer(component))
         while not stop.is_set() and (limit is None or emitted < limit):
             try:
                 batch = source.read(1000, 0.25)

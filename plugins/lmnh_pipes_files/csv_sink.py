@@ -110,7 +110,7 @@ class CsvSink:
     ``.lz4`` and ``.zst`` are not relied on to, so their rows count as durable only at ``close``. For a URL (S3
     and others), smart-open uploads as it goes and completes the object at ``close``: rows are durable only then.
     In both cases a ``kafka`` source holds its commits until then (see
-    :class:`~lmnh_pipes.interfaces.BufferingSink`).
+    :class:`~lmnh_pipes.delivery.BufferingSink`).
     """
 
     path: str
@@ -162,6 +162,10 @@ class CsvSink:
             if self._holds_rows(candidate):
                 return f"{candidate} holds rows ({os.path.getsize(candidate):,} bytes)"
         return None
+
+    def keeping_output(self) -> str:
+        """How to keep an earlier run's rows."""
+        return "set append: true"
 
     def _files(self) -> re.Pattern[str]:
         """The absolute paths this sink writes: its path, or with ``split_by`` each name a value can give."""

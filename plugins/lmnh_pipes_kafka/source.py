@@ -13,7 +13,7 @@ import attrs
 import confluent_kafka as ck
 
 from lmnh_pipes import ConfigError, Record, RunError, TransientError
-from lmnh_pipes.interfaces import PositionStore
+from lmnh_pipes.delivery import PositionStore
 from lmnh_pipes.records import make_source_record
 
 from .connection import Connection, classify_error
@@ -103,6 +103,11 @@ class KafkaSource(Connection):
     def for_tap(self) -> KafkaSource:
         """A copy in a consumer group of its own, for ``lmnh-pipes tap``: the pipeline's group is left alone."""
         return attrs.evolve(self, group_id=f"{self.group_id}-tap-{os.getpid()}-{int(time.time())}")
+
+    @property
+    def positions_name(self) -> str:
+        """What its positions are, in the delivery plan: the consumer group's offsets."""
+        return "kafka offsets"
 
     def ready(self) -> bool:
         """True once partitions are assigned to this member (for ``/ready``)."""

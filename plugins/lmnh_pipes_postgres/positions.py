@@ -9,7 +9,7 @@ import attrs
 import psycopg
 from psycopg import sql
 
-from lmnh_pipes.interfaces import Positions
+from lmnh_pipes.delivery import Positions
 
 __all__ = ["PositionsTable"]
 

@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from lmnh_pipes import ConfigError, Record, RecordRejectedError, RunError, Sink, TransientError
-from lmnh_pipes.interfaces import Positions
+from lmnh_pipes.delivery import Positions
 from lmnh_pipes.records import MISSING, compile_path
 
 from .errors import is_transient
@@ -183,6 +183,11 @@ class PostgresSink:
     def write(self, records: Sequence[Record]) -> None:
         with self._lock:
             self._writing(lambda cur, isolate: self._copy_records(cur, records, isolate))
+
+    @property
+    def transaction_name(self) -> str:
+        """What writes a batch and its positions together, in the delivery plan."""
+        return "PostgreSQL transaction"
 
     def joins(self, rejects: Sink) -> bool:
         return isinstance(rejects, PostgresSink) and rejects.conninfo == self.conninfo

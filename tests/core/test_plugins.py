@@ -67,3 +67,51 @@ def test_registry_lists_in_kind_then_name_order():
     registry.add_source("y", dict)
     registry.add_sink("a", dict)
     assert [(t.kind, t.name) for t in registry] == [("source", "y"), ("validator", "z"), ("sink", "a"), ("sink", "b")]
+
+
+def _install_fake_distribution(root, module_text: str) -> None:
+    """A distribution 'acme-pipes' 1.2 whose entry point 'acme' names the module ``acme_plugin``."""
+    info = root / "acme_pipes-1.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-pipes\nVersion: 1.2\n")
+    (info / "entry_points.txt").write_text("[lmnh_pipes]\nacme = acme_plugin\n")
+    (root / "acme_plugin.py").write_text(module_text)
+
+
+def test_a_plugin_that_fails_to_import_is_named_with_its_distribution(tmp_path, monkeypatch):
+    _install_fake_distribution(tmp_path, "import acme_driver_that_is_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PluginError) as exc:
+        get_plugin_manager()
+    message = str(exc.value)
+    assert "plug-in 'acme' of acme-pipes 1.2 failed to load (acme_plugin)" in message
+    assert "ModuleNotFoundError: No module named 'acme_driver_that_is_not_installed'" in message
+    assert "LMNH_PIPES_PLUGINS" in message
+
+    from click.testing import CliRunner
+
+    from lmnh_pipes.cli import main
+
+    result = CliRunner().invoke(main, ["plugins"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: plug-in 'acme' of acme-pipes 1.2 failed to load")
+    assert "Traceback" not in result.output
+
+
+def test_a_hook_implementation_with_fewer_arguments_than_the_spec_still_registers(tmp_path, monkeypatch):
+    # As an older plug-in would be once the hook gains an argument: pluggy passes each implementation only the
+    # arguments it names, which needs the hook to be called through the manager.
+    _install_fake_distribution(
+        tmp_path,
+        "from lmnh_pipes import hookimpl\n"
+        "called = []\n"
+        "@hookimpl\n"
+        "def lmnh_pipes_register():\n"
+        "    called.append(True)\n",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = get_registry()
+    import acme_plugin  # type: ignore[import-not-found]  # written by this test
+
+    assert acme_plugin.called == [True]
+    assert registry.get("validator", "json") is not None  # the others registered as before

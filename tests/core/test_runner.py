@@ -388,7 +388,8 @@ def test_the_interpreter_is_tuned_during_a_run_and_restored_after():
             pass
 
     before = (gc.get_threshold(), gc.get_freeze_count(), sys.getswitchinterval())
-    Pipeline(source=ListSource(ITEMS), validators=[JsonValidator(), Watching()], sink=ListSink()).run()
+    pipeline = Pipeline(source=ListSource(ITEMS), validators=[JsonValidator(), Watching()], sink=ListSink())
+    pipeline.run(tune_interpreter=True)
     assert seen
     threshold, frozen, interval = seen[0]
     assert threshold[0] >= 20_000
@@ -396,6 +397,12 @@ def test_the_interpreter_is_tuned_during_a_run_and_restored_after():
     assert frozen > before[1]  # what existed at the start is left out of collections
     assert interval == 0.001 < before[2]
     assert (gc.get_threshold(), gc.get_freeze_count(), sys.getswitchinterval()) == before
+
+    # A library caller (a notebook, a host application) keeps its own settings unless it opts in.
+    seen.clear()
+    Pipeline(source=ListSource(ITEMS), validators=[JsonValidator(), Watching()], sink=ListSink()).run()
+    assert seen
+    assert all(s == before for s in seen)
 
 
 def test_tuning_blocks_nest_and_the_outermost_restores():

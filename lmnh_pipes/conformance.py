@@ -1,0 +1,71 @@
+"""Whether a component has what the runner will call: refused when the pipeline is built, not half-way through a run.
+
+A component must have the one method that makes it what it is (a source's ``read``, a validator's ``validate``, a
+sink's ``write``); the other lifecycle methods may be left out (see :mod:`lmnh_pipes.capabilities`). A component
+that has some members of a capability but not all (a ``write_batch`` without ``stored_positions``: a misspelling,
+or an older plug-in) would quietly deliver differently from what its author meant, so it is refused too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from . import capabilities, delivery
+from .registry import Kind
+
+__all__ = ["CAPABILITIES", "REQUIRED", "conformance_problems", "members"]
+
+#: The method each kind of component must have.
+REQUIRED: dict[Kind, str] = {"source": "read", "validator": "validate", "sink": "write"}
+
+#: The capabilities the core looks for, by the kind of component it looks for them on.
+CAPABILITIES: dict[Kind, tuple[type[Any], ...]] = {
+    "source": (
+        capabilities.OfflineCheck,
+        capabilities.OnlineCheck,
+        capabilities.Readiness,
+        capabilities.Sized,
+        capabilities.Tappable,
+        delivery.ResumingSource,
+        delivery.ReplayableSource,
+        delivery.DrainingSource,
+        delivery.HoldingSource,
+    ),
+    "validator": (capabilities.OfflineCheck, capabilities.OnlineCheck),
+    "sink": (
+        capabilities.OfflineCheck,
+        capabilities.OnlineCheck,
+        delivery.TransactionalSink,
+        delivery.BufferingSink,
+        delivery.OverwritingSink,
+    ),
+}
+
+
+def members(protocol: type[Any]) -> frozenset[str]:
+    """The public names a Protocol declares, its Protocol bases' included."""
+    names: set[str] = set()
+    for cls in protocol.__mro__:
+        if cls is Protocol or Protocol not in cls.__bases__:
+            continue
+        names.update(n for n in vars(cls) if not n.startswith("_"))
+    return frozenset(names)
+
+
+def conformance_problems(component: object, kind: Kind) -> list[str]:
+    """What the runner would miss on ``component`` used as a ``kind``: one sentence each, naming the method."""
+    cls = type(component)
+    problems: list[str] = []
+    required = REQUIRED[kind]
+    if not callable(getattr(cls, required, None)):
+        problems.append(f"it has no {required}() method, which every {kind} needs")
+    for protocol in CAPABILITIES[kind]:
+        wanted = members(protocol)
+        present = sorted(n for n in wanted if hasattr(cls, n))
+        if present and len(present) < len(wanted):
+            missing = ", ".join(sorted(wanted - set(present)))
+            problems.append(
+                f"it implements part of {protocol.__name__} ({', '.join(present)}) but not {missing}: "
+                f"implement all of it, or none"
+            )
+    return problems

@@ -1,0 +1,157 @@
+"""The delivery plan: how a pipeline delivers, decided once from its components before anything opens.
+
+:func:`plan_delivery` looks at the source and the sinks' :mod:`~lmnh_pipes.delivery` capabilities, refuses the
+combinations that could lose acknowledged records, and returns a :class:`DeliveryPlan`. ``lmnh-pipes check``
+prints it, the run report carries it, and the runner follows it without asking the components again.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+
+import attrs
+
+from .delivery import (
+    BufferingSink,
+    DrainingSource,
+    HoldingSource,
+    OverwritingSink,
+    ReplayableSource,
+    ResumingSource,
+    TransactionalSink,
+)
+from .errors import ConfigError, Problem
+from .interfaces import Sink, Source
+
+__all__ = ["DEFAULT_NAME", "DeliveryPlan", "Guarantee", "plan_delivery", "resumes"]
+
+#: The name of a pipeline that was given none.
+DEFAULT_NAME = "pipeline"
+
+
+class Guarantee(enum.Enum):
+    """What a crash can do to the records of a pipeline."""
+
+    #: A batch is acknowledged to the source after it was written: a crash re-writes the batch in hand.
+    AT_LEAST_ONCE = "at-least-once"
+    #: Rows, rejects and the source's positions are written in one transaction: a crash re-writes nothing.
+    EXACTLY_ONCE = "exactly-once"
+    #: A sink is durable only when it closes, so the source commits only after a clean close.
+    HELD_UNTIL_CLOSE = "commits held until close"
+
+
+@attrs.frozen(kw_only=True)
+class DeliveryPlan:
+    """How one pipeline delivers a batch. ``str(plan)`` is the line ``lmnh-pipes check`` prints."""
+
+    guarantee: Guarantee
+    #: Why, in a few words: what is written together, and when the source commits.
+    detail: str
+    #: Exactly-once: the source resumes from the sink's stored positions, and the sink's ``write_batch`` writes.
+    positions_in_sink: bool = False
+    #: The rejects are written inside the sink's transaction (else before the rows, at least once).
+    rejects_joined: bool = False
+    #: The source holds its commits until every sink closed without an error.
+    commits_held: bool = False
+    #: The source calls the runner's drain before it gives partitions up.
+    drains: bool = False
+    #: What the operator should know at start (logged by the run; printed by ``check``).
+    warnings: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.guarantee.value} ({self.detail})"
+
+
+def plan_delivery(
+    source: Source,
+    sink: Sink,
+    rejects: Sink | None,
+    *,
+    name: str,
+    locate: Callable[[object, ConfigError], ConfigError] = lambda component, exc: exc,
+) -> DeliveryPlan:
+    """Decide how this pipeline delivers. Raises :class:`~lmnh_pipes.errors.ConfigError` (every problem, each
+    placed at its component by ``locate``) if records that it acknowledged could be lost: rejects durable only at
+    close beside positions stored with each batch; or, beside a source that resumes after what it committed, a
+    sink that would replace the output of an earlier run."""
+    sinks = [sink] if rejects is None or rejects is sink else [sink, rejects]
+    buffering = [s for s in sinks if isinstance(s, BufferingSink) and not s.durable_writes]
+    exactly_once = isinstance(sink, TransactionalSink) and isinstance(source, ReplayableSource)
+    problems: list[Problem] = []
+
+    def refuse(component: object, message: str) -> None:
+        problems.extend(locate(component, ConfigError(message)).problems)
+
+    if exactly_once and rejects is not None and any(s is rejects for s in buffering):
+        refuse(
+            rejects,
+            f"{type(rejects).__name__} makes its rows durable only when it closes, but this pipeline stores its "
+            "positions with each batch, so a crash would lose rejects; write the rejects where each write is "
+            "durable, or where the sink can write them in its own transaction",
+        )
+    if resumes(source):
+        for s in sinks:
+            if not isinstance(s, OverwritingSink):
+                continue
+            existing = s.existing_output([o for o in sinks if o is not s])
+            if existing is not None:
+                refuse(
+                    s,
+                    f"{existing}, and opening would replace it; the source resumes after what it committed, so "
+                    f"those rows would be lost: {s.keeping_output()}, or move it away",
+                )
+    if problems:
+        raise ConfigError(problems)
+
+    warnings: list[str] = []
+    if rejects is None:
+        warnings.append("this pipeline has no rejects sink: rejected records are counted, but not kept")
+    drains = isinstance(source, DrainingSource)
+    positions = source.positions_name if isinstance(source, ResumingSource) else "the source's positions"
+    if exactly_once:
+        assert isinstance(sink, TransactionalSink)
+        joined = rejects is not None and sink.joins(rejects)
+        if name == DEFAULT_NAME:
+            warnings.append(
+                f"this pipeline has no name: its stored positions are under the default name {DEFAULT_NAME!r}, "
+                "which another unnamed pipeline would share; give it a name"
+            )
+        if joined:
+            detail = f"rows, rejects and {positions} in one {sink.transaction_name}"
+        else:
+            kept = "rejects written before each batch, at least once" if rejects else "rejects not kept"
+            detail = f"rows and {positions} in one {sink.transaction_name}; {kept}"
+        return DeliveryPlan(
+            guarantee=Guarantee.EXACTLY_ONCE,
+            detail=detail,
+            positions_in_sink=True,
+            rejects_joined=joined,
+            drains=drains,
+            warnings=tuple(warnings),
+        )
+    names = ", ".join(type(s).__name__ for s in buffering)
+    if buffering and isinstance(source, HoldingSource):
+        return DeliveryPlan(
+            guarantee=Guarantee.HELD_UNTIL_CLOSE,
+            detail=f"{names} durable only when it closes: {positions} committed after a clean close; a crash "
+            "re-reads everything since the last one",
+            commits_held=True,
+            drains=drains,
+            warnings=tuple(warnings),
+        )
+    if buffering and resumes(source):
+        warnings.append(
+            f"{names} makes its rows durable only when it closes, but the source commits after each batch: a crash "
+            "can lose the rows of committed batches"
+        )
+    if resumes(source):
+        detail = f"{positions} committed after each batch is written"
+    else:
+        detail = "the source keeps no position: a new run reads it again from the start"
+    return DeliveryPlan(guarantee=Guarantee.AT_LEAST_ONCE, detail=detail, drains=drains, warnings=tuple(warnings))
+
+
+def resumes(source: object) -> bool:
+    """Whether ``source`` commits positions and resumes after them when started again."""
+    return isinstance(source, (ResumingSource, ReplayableSource, DrainingSource, HoldingSource))
