@@ -46,7 +46,7 @@ class Context:
     @contextmanager
     def measure(self) -> Iterator[Timing]:
         """Time a block, with the servers' CPU (see :func:`benchmarks.measure.measure`), under the interpreter
-        settings of every lmnh-pipes run (:func:`lmnh_pipes.interpreter_tuned`: fewer garbage collections, a
+        settings of `lmnh-pipes run` (:func:`lmnh_pipes.interpreter_tuned`: fewer garbage collections, a
         shorter switch interval), so that every variant compares loops, not the collector."""
         with measure(self.servers.cpu_seconds) as timing, interpreter_tuned():
             yield timing

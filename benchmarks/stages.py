@@ -9,8 +9,7 @@ from typing import Any, Final
 
 import confluent_kafka as ck
 
-from lmnh_pipes import Meta, Record, Validator
-from lmnh_pipes.pipeline import validate_all
+from lmnh_pipes import Meta, Record, Validator, validate_all
 from lmnh_pipes_kiosk import KioskValidator
 from lmnh_pipes_postgres import PostgresSink
 from lmnh_pipes_rules import JsonValidator

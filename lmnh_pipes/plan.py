@@ -134,8 +134,8 @@ def plan_delivery(
     if buffering and isinstance(source, HoldingSource):
         return DeliveryPlan(
             guarantee=Guarantee.HELD_UNTIL_CLOSE,
-            detail=f"{names} durable only when it closes: {positions} committed after a clean close; a crash "
-            "re-reads everything since the last one",
+            detail=f"{names} makes its rows durable only when it closes: the source commits only then, so a crash "
+            "re-reads everything since the last clean close",
             commits_held=True,
             drains=drains,
             warnings=tuple(warnings),

@@ -191,6 +191,7 @@ class Runner:
                 stack.push(self._release_commits)
         metrics.sink_ok = True
         metrics.running = True
+        log.info("delivery: %s", plan)
         for warning in plan.warnings:
             log.warning("%s", warning)
 

@@ -39,8 +39,8 @@ def check(tmp_path: Path, text: str) -> str:
         ),
         (
             f"name: p\nsource: {KAFKA}\nsink: {{type: csv, path: out/x.csv.bz2}}\n",
-            "delivery: commits held until close (CsvSink durable only when it closes: kafka offsets committed "
-            "after a clean close; a crash re-reads everything since the last one)",
+            "delivery: commits held until close (CsvSink makes its rows durable only when it closes: the source "
+            "commits only then, so a crash re-reads everything since the last clean close)",
         ),
         (
             f"name: p\nsource: {KAFKA}\nsink: {{type: csv, path: out/x.csv, append: true}}\n",
