@@ -8,6 +8,7 @@ or an older plug-in) would quietly deliver differently from what its author mean
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Protocol
 
 from . import capabilities, delivery
@@ -30,6 +31,7 @@ CAPABILITIES: dict[Kind, tuple[type[Any], ...]] = {
         delivery.ReplayableSource,
         delivery.DrainingSource,
         delivery.HoldingSource,
+        delivery.NamedPositions,
     ),
     "validator": (capabilities.OfflineCheck, capabilities.OnlineCheck),
     "sink": (
@@ -38,34 +40,40 @@ CAPABILITIES: dict[Kind, tuple[type[Any], ...]] = {
         delivery.TransactionalSink,
         delivery.BufferingSink,
         delivery.OverwritingSink,
+        delivery.NamedTransaction,
+        delivery.KeepableOutput,
     ),
 }
 
 
-def members(protocol: type[Any]) -> frozenset[str]:
-    """The public names a Protocol declares, its Protocol bases' included."""
-    names: set[str] = set()
+def members(protocol: type[Any]) -> dict[str, bool]:
+    """The public names a Protocol declares (its Protocol bases' included), each with whether it is a method."""
+    names: dict[str, bool] = {}
     for cls in protocol.__mro__:
         if cls is Protocol or Protocol not in cls.__bases__:
             continue
-        names.update(n for n in vars(cls) if not n.startswith("_"))
-    return frozenset(names)
+        names.update((n, inspect.isfunction(v)) for n, v in vars(cls).items() if not n.startswith("_"))
+    return names
 
 
 def conformance_problems(component: object, kind: Kind) -> list[str]:
-    """What the runner would miss on ``component`` used as a ``kind``: one sentence each, naming the method."""
-    cls = type(component)
+    """What the runner would miss on ``component`` used as a ``kind``: one sentence each, naming the method.
+
+    Members are looked up on the object, as ``isinstance`` does with a runtime-checkable Protocol."""
     problems: list[str] = []
     required = REQUIRED[kind]
-    if not callable(getattr(cls, required, None)):
+    if not callable(getattr(component, required, None)):
         problems.append(f"it has no {required}() method, which every {kind} needs")
     for protocol in CAPABILITIES[kind]:
         wanted = members(protocol)
-        present = sorted(n for n in wanted if hasattr(cls, n))
+        present = sorted(n for n in wanted if hasattr(component, n))
         if present and len(present) < len(wanted):
-            missing = ", ".join(sorted(wanted - set(present)))
+            missing = ", ".join(sorted(set(wanted) - set(present)))
             problems.append(
                 f"it implements part of {protocol.__name__} ({', '.join(present)}) but not {missing}: "
                 f"implement all of it, or none"
             )
+        not_methods = [n for n in present if wanted[n] and not callable(getattr(component, n))]
+        if not_methods:
+            problems.append(f"its {', '.join(not_methods)} of {protocol.__name__} must be a method")
     return problems

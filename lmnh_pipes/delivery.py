@@ -29,6 +29,9 @@ __all__ = [
     "BufferingSink",
     "DrainingSource",
     "HoldingSource",
+    "KeepableOutput",
+    "NamedPositions",
+    "NamedTransaction",
     "OverwritingSink",
     "PositionStore",
     "Positions",
@@ -45,12 +48,7 @@ Positions = dict[tuple[str, int], int]
 class ResumingSource(Protocol):
     """A source that commits its position as batches are acknowledged, and resumes after it when started again
     (a Kafka consumer group). A :class:`ReplayableSource`, a :class:`DrainingSource` or a :class:`HoldingSource`
-    resumes too; this capability names its positions and reports them."""
-
-    @property
-    def positions_name(self) -> str:
-        """What its positions are called, in the delivery plan and in messages (``"kafka offsets"``)."""
-        return "positions"
+    resumes too; this capability reports its positions."""
 
     def committed_positions(self) -> Positions:
         """The next position committed per partition, for ``/metrics``. Called from another thread: read only."""
@@ -76,11 +74,6 @@ class TransactionalSink(PositionStore, Protocol):
 
     The runner uses ``write_batch`` instead of ``write`` when the source is a :class:`ReplayableSource`.
     """
-
-    @property
-    def transaction_name(self) -> str:
-        """What its transaction is called, in the delivery plan (``"PostgreSQL transaction"``)."""
-        return "transaction"
 
     def joins(self, rejects: Sink) -> bool:
         """True when ``rejects`` can be written inside this sink's transaction (the same database)."""
@@ -169,6 +162,35 @@ class OverwritingSink(Protocol):
         (the pipeline's other sinks) writes is not this sink's. Reads, changes nothing."""
         return None
 
+
+# Words for the delivery plan and its messages. Each is a capability of its own, so that adding one later leaves
+# the components written before it usable: they are described in general words instead.
+
+
+@runtime_checkable
+class NamedPositions(Protocol):
+    """A resuming source that says what its positions are."""
+
+    @property
+    def positions_name(self) -> str:
+        """What its positions are called (``"kafka offsets"``); without it, "the source's positions"."""
+        return "positions"
+
+
+@runtime_checkable
+class NamedTransaction(Protocol):
+    """A :class:`TransactionalSink` that says what its transaction is."""
+
+    @property
+    def transaction_name(self) -> str:
+        """What its transaction is called (``"PostgreSQL transaction"``); without it, "the sink's transaction"."""
+        return "transaction"
+
+
+@runtime_checkable
+class KeepableOutput(Protocol):
+    """An :class:`OverwritingSink` that says how it is told to keep earlier output."""
+
     def keeping_output(self) -> str:
-        """How to configure this sink so that it keeps earlier output (``"set append: true"``)."""
-        return "configure the sink to keep it"
+        """The option that keeps earlier output (``"set append: true"``); without it, "configure it to keep it"."""
+        return "configure it to keep it"

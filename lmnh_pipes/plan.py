@@ -8,7 +8,10 @@ prints it, the run report carries it, and the runner follows it without asking t
 from __future__ import annotations
 
 import enum
+import functools
+import operator
 from collections.abc import Callable
+from typing import TypeVar
 
 import attrs
 
@@ -16,6 +19,9 @@ from .delivery import (
     BufferingSink,
     DrainingSource,
     HoldingSource,
+    KeepableOutput,
+    NamedPositions,
+    NamedTransaction,
     OverwritingSink,
     ReplayableSource,
     ResumingSource,
@@ -25,6 +31,8 @@ from .errors import ConfigError, Problem
 from .interfaces import Sink, Source
 
 __all__ = ["DEFAULT_NAME", "DeliveryPlan", "Guarantee", "plan_delivery", "resumes"]
+
+T = TypeVar("T")
 
 #: The name of a pipeline that was given none.
 DEFAULT_NAME = "pipeline"
@@ -76,12 +84,29 @@ def plan_delivery(
     close beside positions stored with each batch; or, beside a source that resumes after what it committed, a
     sink that would replace the output of an earlier run."""
     sinks = [sink] if rejects is None or rejects is sink else [sink, rejects]
-    buffering = [s for s in sinks if isinstance(s, BufferingSink) and not s.durable_writes]
-    exactly_once = isinstance(sink, TransactionalSink) and isinstance(source, ReplayableSource)
     problems: list[Problem] = []
 
     def refuse(component: object, message: str) -> None:
         problems.extend(locate(component, ConfigError(message)).problems)
+
+    def ask(component: object, question: str, answer: Callable[[], T], default: T) -> T:
+        # A capability that fails to answer (an unreadable folder, an S3 error) is a problem with that component.
+        try:
+            return answer()
+        except ConfigError as exc:
+            problems.extend(locate(component, exc).problems)
+        except Exception as exc:
+            refuse(component, f"cannot tell {question}: {type(exc).__name__}: {exc}")
+        return default
+
+    durable_writes = operator.attrgetter("durable_writes")
+    buffering = [
+        s
+        for s in sinks
+        if isinstance(s, BufferingSink)
+        and not ask(s, "whether its writes are durable", functools.partial(durable_writes, s), True)
+    ]
+    exactly_once = isinstance(sink, TransactionalSink) and isinstance(source, ReplayableSource)
 
     if exactly_once and rejects is not None and any(s is rejects for s in buffering):
         refuse(
@@ -94,12 +119,14 @@ def plan_delivery(
         for s in sinks:
             if not isinstance(s, OverwritingSink):
                 continue
-            existing = s.existing_output([o for o in sinks if o is not s])
+            others = [o for o in sinks if o is not s]
+            existing = ask(s, "what opening would replace", functools.partial(s.existing_output, others), None)
             if existing is not None:
+                keep = s.keeping_output() if isinstance(s, KeepableOutput) else "configure it to keep it"
                 refuse(
                     s,
                     f"{existing}, and opening would replace it; the source resumes after what it committed, so "
-                    f"those rows would be lost: {s.keeping_output()}, or move it away",
+                    f"those rows would be lost: {keep}, or move it away",
                 )
     if problems:
         raise ConfigError(problems)
@@ -108,30 +135,35 @@ def plan_delivery(
     if rejects is None:
         warnings.append("this pipeline has no rejects sink: rejected records are counted, but not kept")
     drains = isinstance(source, DrainingSource)
-    positions = source.positions_name if isinstance(source, ResumingSource) else "the source's positions"
+    held = bool(buffering) and isinstance(source, HoldingSource)
+    positions = source.positions_name if isinstance(source, NamedPositions) else "the source's positions"
     if exactly_once:
         assert isinstance(sink, TransactionalSink)
-        joined = rejects is not None and sink.joins(rejects)
+        joined = rejects is not None and ask(sink, "whether the rejects join", lambda: sink.joins(rejects), False)
+        if problems:
+            raise ConfigError(problems)
+        transaction = sink.transaction_name if isinstance(sink, NamedTransaction) else "transaction of the sink"
         if name == DEFAULT_NAME:
             warnings.append(
                 f"this pipeline has no name: its stored positions are under the default name {DEFAULT_NAME!r}, "
                 "which another unnamed pipeline would share; give it a name"
             )
         if joined:
-            detail = f"rows, rejects and {positions} in one {sink.transaction_name}"
+            detail = f"rows, rejects and {positions} in one {transaction}"
         else:
             kept = "rejects written before each batch, at least once" if rejects else "rejects not kept"
-            detail = f"rows and {positions} in one {sink.transaction_name}; {kept}"
+            detail = f"rows and {positions} in one {transaction}; {kept}"
         return DeliveryPlan(
             guarantee=Guarantee.EXACTLY_ONCE,
             detail=detail,
             positions_in_sink=True,
             rejects_joined=joined,
+            commits_held=held,
             drains=drains,
             warnings=tuple(warnings),
         )
     names = ", ".join(type(s).__name__ for s in buffering)
-    if buffering and isinstance(source, HoldingSource):
+    if held:
         return DeliveryPlan(
             guarantee=Guarantee.HELD_UNTIL_CLOSE,
             detail=f"{names} makes its rows durable only when it closes: the source commits only then, so a crash "
@@ -148,7 +180,7 @@ def plan_delivery(
     if resumes(source):
         detail = f"{positions} committed after each batch is written"
     else:
-        detail = "the source keeps no position: a new run reads it again from the start"
+        detail = "each batch acknowledged to the source once it is written"
     return DeliveryPlan(guarantee=Guarantee.AT_LEAST_ONCE, detail=detail, drains=drains, warnings=tuple(warnings))
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from .plan import DeliveryPlan
+
 __all__ = ["RunReport"]
 
 
@@ -24,8 +26,8 @@ class RunReport:
     batches: int = 0
     seconds: float = 0.0
     stopped_by: str = ""
-    #: The pipeline's delivery plan, as ``lmnh-pipes check`` prints it (see :class:`~lmnh_pipes.plan.DeliveryPlan`).
-    delivery: str = ""
+    #: How the run delivered: the pipeline's delivery plan, which ``lmnh-pipes check`` prints.
+    delivery: DeliveryPlan | None = None
     rejected_by: Counter[tuple[str, str]] = attrs.field(factory=Counter)
 
     @property
@@ -46,7 +48,8 @@ class RunReport:
             "seconds": round(self.seconds, 3),
             "rate": round(self.rate, 1),
             "stopped_by": self.stopped_by,
-            "delivery": self.delivery,
+            "delivery": str(self.delivery) if self.delivery is not None else None,
+            "guarantee": self.delivery.guarantee.value if self.delivery is not None else None,
             "rejected_by": [{"validator": v, "rule": r, "count": n} for (v, r), n in self._rejections()],
         }
 
@@ -63,7 +66,7 @@ class RunReport:
             ("time", f"{self.seconds:.2f} s"),
             ("rate", f"{self.rate:,.0f} records/s"),
             ("stopped by", self.stopped_by or "-"),
-            ("delivery", self.delivery or "-"),
+            ("delivery", str(self.delivery) if self.delivery is not None else "-"),
         ]
 
     def __str__(self) -> str:

@@ -102,7 +102,7 @@ class Runner:
     _ack: Callable[[Sequence[Record]], None] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.metrics.report.delivery = str(self.plan)
+        self.metrics.report.delivery = self.plan
         self._retry = StoppableRetry(self.retry_policy, self.stop, self.shutdown_timeout, self._count_retry)
         self._writer = Writer(
             plan=self.plan,

@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from .capabilities import name_of
 from .errors import EndOfInput
 from .interfaces import Validator
 from .records import Meta, Record
@@ -85,7 +86,7 @@ def check_validator(validator: Validator, samples: Iterable[Any]) -> list[Record
         assert out.raw == record.raw, f"{validator!r} changed raw bytes"
         assert out.meta == record.meta, f"{validator!r} changed meta"
         if out.reject is not None:
-            assert out.reject.validator == validator.name, f"rejection names {out.reject.validator!r}"
+            assert out.reject.validator == name_of(validator), f"rejection names {out.reject.validator!r}"
             assert out.reject.reason, f"{validator!r} rejected {sample!r} without a reason"
         results.append(out)
     return results

@@ -66,3 +66,22 @@ def test_the_runner_knows_components_and_the_plan_not_the_pipeline():
     graph = core_imports()
     assert "pipeline" not in graph["runner"]
     assert "config" not in graph["runner"]
+
+
+#: The core's layers, bottom first, as ARCHITECTURE.md draws them: a module imports from its own layer or below.
+LAYERS: dict[str, tuple[str, ...]] = {
+    "foundations": ("records", "errors", "environ", "logs", "tuning", "retry", "batching"),
+    "contracts": ("interfaces", "capabilities", "delivery", "registry", "hookspecs"),
+    "deciding and reporting": ("conformance", "plan", "report", "metrics", "http"),
+    "running": ("validation", "stopping", "writer", "runner"),
+    "assembling": ("pipeline", "plugins", "yamlfile", "config", "testing"),
+    "commands": ("cli", "tap", "progress", "__init__", "__main__"),
+}
+
+
+def test_each_module_imports_only_from_its_layer_or_below():
+    level = {module: i for i, modules in enumerate(LAYERS.values()) for module in modules}
+    graph = core_imports()
+    assert set(graph) == set(level), f"place these in LAYERS and ARCHITECTURE.md: {set(graph) ^ set(level)}"
+    upward = [f"{m} -> {i}" for m, imports in graph.items() for i in imports if level[i] > level[m]]
+    assert upward == []

@@ -23,7 +23,7 @@ class NoWrite:
 
 
 class HalfTransactional(ListSink):
-    """write_batch without stored_positions, joins or transaction_name."""
+    """write_batch without stored_positions or joins."""
 
     def write_batch(
         self, pipeline: str, accepted: Sequence[Record], rejected: Sequence[Record], rejects: object
@@ -80,7 +80,7 @@ def test_half_a_capability_is_refused_with_the_missing_methods():
     with pytest.raises(ConfigError) as exc:
         Pipeline(source=ListSource([]), sink=HalfTransactional())
     assert (
-        "it implements part of TransactionalSink (write_batch) but not joins, stored_positions, transaction_name"
+        "it implements part of TransactionalSink (write_batch) but not joins, stored_positions: implement all"
         in str(exc.value)
     )
 
@@ -149,3 +149,67 @@ def _registry() -> Registry:
     pm = get_plugin_manager()
     pm.register(Broken(), name="broken")
     return get_registry(pm)
+
+
+class OlderTransactional(ListSink):
+    """An exactly-once sink written before sinks could name their transaction: still usable, described generally."""
+
+    def joins(self, rejects: object) -> bool:
+        return rejects is self
+
+    def stored_positions(self, pipeline: str, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        return {}
+
+    def write_batch(
+        self, pipeline: str, accepted: Sequence[Record], rejected: Sequence[Record], rejects: object
+    ) -> int:
+        self.records.extend(accepted)
+        return len(accepted)
+
+
+class OlderReplayable(ListSource):
+    def use_position_store(self, store: object, pipeline: str) -> None:
+        return None
+
+
+def test_a_capability_written_before_its_wording_existed_still_works():
+    sink = OlderTransactional()
+    pipeline = Pipeline(name="p", source=OlderReplayable([b'{"n": 1}']), sink=sink, rejects=sink)
+    assert (
+        str(pipeline.plan()) == "exactly-once (rows, rejects and the source's positions in one transaction of the sink)"
+    )
+    assert pipeline.run().written == 1
+
+
+def test_members_set_on_the_object_count_as_isinstance_counts_them():
+    class Proxy:
+        """Sets its methods in __init__, as a proxy or a wrapper would."""
+
+        def __init__(self, inner: OlderTransactional) -> None:
+            self.write = inner.write
+            self.joins = inner.joins
+            self.stored_positions = inner.stored_positions
+            self.write_batch = inner.write_batch
+
+    proxy = Proxy(OlderTransactional())
+    assert conformance_problems(proxy, "sink") == []
+    del proxy.write_batch
+    assert conformance_problems(proxy, "sink") == [
+        "it implements part of TransactionalSink (joins, stored_positions) but not write_batch: implement all of it, "
+        "or none"
+    ]
+
+
+def test_a_capability_method_that_is_not_callable_is_refused():
+    class NotCallable(ListSource):
+        ready = False
+
+    assert conformance_problems(NotCallable([]), "source") == ["its ready of Readiness must be a method"]
+
+
+def test_the_moved_capabilities_still_import_from_interfaces_with_a_warning():
+    from lmnh_pipes import delivery
+
+    with pytest.warns(DeprecationWarning, match="import TransactionalSink from lmnh_pipes.delivery"):
+        from lmnh_pipes.interfaces import TransactionalSink
+    assert TransactionalSink is delivery.TransactionalSink

@@ -48,7 +48,7 @@ def check(tmp_path: Path, text: str) -> str:
         ),
         (
             "source: {type: file, path: in.jsonl}\nsink: {type: csv, path: out/x.csv}\n",
-            "delivery: at-least-once (the source keeps no position: a new run reads it again from the start)",
+            "delivery: at-least-once (each batch acknowledged to the source once it is written)",
         ),
     ],
 )
@@ -60,9 +60,13 @@ def test_check_prints_the_delivery_plan(tmp_path, monkeypatch, pipeline, expecte
 
 def test_the_run_report_carries_the_plan():
     report = Pipeline(source=ListSource([b'{"n": 1}']), sink=ListSink(), rejects=ListSink()).run()
-    assert report.delivery == "at-least-once (the source keeps no position: a new run reads it again from the start)"
-    assert report.to_dict()["delivery"] == report.delivery
-    assert f"delivery         {report.delivery}" in str(report)
+    assert report.delivery is not None
+    assert report.delivery.guarantee is Guarantee.AT_LEAST_ONCE
+    line = "at-least-once (each batch acknowledged to the source once it is written)"
+    assert str(report.delivery) == line
+    assert report.to_dict()["delivery"] == line
+    assert report.to_dict()["guarantee"] == "at-least-once"
+    assert f"delivery         {line}" in str(report)
 
 
 def test_the_plan_is_decided_before_anything_opens():
@@ -89,3 +93,44 @@ def test_the_plan_is_decided_before_anything_opens():
 
 def test_guarantees_are_named_values():
     assert [g.value for g in Guarantee] == ["at-least-once", "exactly-once", "commits held until close"]
+
+
+def test_a_capability_that_fails_to_answer_is_a_config_error_at_its_component():
+    class Resuming(ListSource):
+        def committed_positions(self) -> dict[tuple[str, int], int]:
+            return {}
+
+    class Unreadable(ListSink):
+        def existing_output(self, others: object) -> str | None:
+            raise PermissionError("out/: permission denied")
+
+    with pytest.raises(ConfigError, match="cannot tell what opening would replace: PermissionError: out/"):
+        Pipeline(source=Resuming([]), sink=Unreadable()).plan()
+
+
+def test_held_commits_are_kept_beside_exactly_once():
+    class Source(ListSource):
+        def use_position_store(self, store: object, pipeline: str) -> None:
+            return None
+
+        def hold_commits(self) -> None:
+            return None
+
+        def release_commits(self) -> None:
+            return None
+
+    class Sink(ListSink):
+        durable_writes = False
+
+        def joins(self, rejects: object) -> bool:
+            return False
+
+        def stored_positions(self, pipeline: str, partitions: object) -> dict[tuple[str, int], int]:
+            return {}
+
+        def write_batch(self, pipeline: str, accepted: object, rejected: object, rejects: object) -> int:
+            return 0
+
+    plan = Pipeline(name="p", source=Source([]), sink=Sink()).plan()
+    assert plan.guarantee is Guarantee.EXACTLY_ONCE
+    assert plan.commits_held
