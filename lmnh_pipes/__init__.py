@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .config import load
+from .decoding import DecodeError, decode_object, decode_value
 from .errors import (
     ConfigError,
     EndOfInput,
@@ -22,12 +23,14 @@ from .errors import (
 )
 from .hookspecs import hookimpl
 from .interfaces import Sink, Source, Validator
+from .jsonfiles import list_locations, load_json_objects
 from .pipeline import BatchOptions, Pipeline, apply_validators, validate_all
 from .plugins import get_plugin_manager, get_registry
 from .records import MISSING, Meta, Record, Rejection, json_default
 from .registry import ComponentType, Registry
 from .report import RunReport
 from .retry import RetryPolicy
+from .timestamps import TimestampError, parse_rfc3339, parse_rfc3339_exact
 from .tuning import interpreter_tuned
 
 try:
@@ -40,6 +43,7 @@ __all__ = [
     "BatchOptions",
     "ComponentType",
     "ConfigError",
+    "DecodeError",
     "EndOfInput",
     "LmnhPipesError",
     "Meta",
@@ -55,15 +59,22 @@ __all__ = [
     "RunReport",
     "Sink",
     "Source",
+    "TimestampError",
     "TransientError",
     "Validator",
     "__version__",
     "apply_validators",
+    "decode_object",
+    "decode_value",
     "get_plugin_manager",
     "get_registry",
     "hookimpl",
     "interpreter_tuned",
     "json_default",
+    "list_locations",
     "load",
+    "load_json_objects",
+    "parse_rfc3339",
+    "parse_rfc3339_exact",
     "validate_all",
 ]

@@ -31,9 +31,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from lmnh_pipes import Record
-from lmnh_pipes_rules.decode import DecodeError, decode_object
-from lmnh_pipes_rules.timestamps import parse_rfc3339_exact
+from lmnh_pipes import DecodeError, Record, decode_object, parse_rfc3339_exact
 
 from .describe import describe, is_integer, show, show_keys
 from .exhibitions import DEFAULT_PATTERN, Exhibitions, exhibition_id, load_exhibitions

@@ -15,7 +15,6 @@ from lmnh_pipes import Registry, hookimpl
 from .base import FieldRule, Rule
 from .cast import Cast
 from .conditions import Condition, FieldPath, Membership
-from .decode import DecodeError, decode_object, decode_value
 from .json_validator import JsonValidator
 from .membership import InCatalogue
 from .rules import Keys, OneOf, Pattern, Range, SetFields, Types
@@ -26,7 +25,6 @@ __all__ = [
     "Cast",
     "Condition",
     "Debounce",
-    "DecodeError",
     "FieldPath",
     "FieldRule",
     "InCatalogue",
@@ -42,8 +40,6 @@ __all__ = [
     "TimeWindow",
     "Timestamp",
     "Types",
-    "decode_object",
-    "decode_value",
     "lmnh_pipes_register",
 ]
 

@@ -11,14 +11,12 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from lmnh_pipes import Record
+from lmnh_pipes import DecodeError, Record, TimestampError, decode_value, parse_rfc3339
 from lmnh_pipes.records import MISSING
 
 from .base import Rule, config_error, kind_of, show
 from .conditions import FieldPath
-from .decode import DecodeError, decode_value
 from .timerules import zone
-from .timestamps import TimestampError, parse_rfc3339
 
 __all__ = ["CAST_KINDS", "Cast"]
 

@@ -8,11 +8,10 @@ from typing import Any, Final
 
 import attrs
 
-from lmnh_pipes import ConfigError, Record
+from lmnh_pipes import ConfigError, Record, load_json_objects
 from lmnh_pipes.records import MISSING
 
 from .base import FieldRule, config_error, kind_of, show
-from .catalogue import load_catalogue
 from .conditions import FieldPath
 
 __all__ = ["InCatalogue"]
@@ -83,7 +82,7 @@ class InCatalogue(FieldRule):
 
     def _load(self) -> frozenset[Any]:
         seen: dict[Any, str] = {}
-        for path, obj in load_catalogue(self.catalogue, self.pattern):
+        for path, obj in load_json_objects(self.catalogue, self.pattern, "catalogue"):
             if self.key not in obj:
                 raise ConfigError(f"catalogue file {path} has no {self.key!r} field")
             k = obj[self.key]

@@ -12,12 +12,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from lmnh_pipes import Record
+from lmnh_pipes import Record, TimestampError, parse_rfc3339, parse_rfc3339_exact
 from lmnh_pipes.records import MISSING, resolve_path
 
 from .base import FieldRule, Rule, check_number, config_error, kind_of, show
 from .conditions import FieldPath, canonical
-from .timestamps import TimestampError, parse_rfc3339, parse_rfc3339_exact
 
 __all__ = ["Debounce", "NotFuture", "TimeWindow", "Timestamp", "parse_time_of_day", "zone"]
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmnh_pipes_rules import DecodeError, JsonValidator, decode_object, decode_value
-from lmnh_pipes_rules.decode import MAX_DEPTH
+from lmnh_pipes import DecodeError, decode_object, decode_value
+from lmnh_pipes.decoding import MAX_DEPTH
 
 
 def reference(raw: bytes) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def test_accepted_values_are_the_standard_librarys(raw: bytes) -> None:
 
 def test_the_fast_path_decodes_a_kiosk_message_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the standard library's path, the usual message still decodes: the fast path is taken."""
-    from lmnh_pipes_rules import decode
+    from lmnh_pipes import decoding as decode
 
     def refuse(raw: bytes | str) -> Any:
         raise AssertionError("the standard library's path was taken")
@@ -134,11 +134,3 @@ def test_the_fast_path_decodes_a_kiosk_message_alone(monkeypatch: pytest.MonkeyP
     assert decode_object(raw) == {"at": "2024-05-01T10:00:00.123456+01:00", "site": "3", "val": 2}
     with pytest.raises(AssertionError, match="standard library"):  # a repeated key is left to it
         decode_object(b'{"a": 1, "a": 2}')
-
-
-def test_the_json_validator_rejects_a_repeated_key_with_its_name() -> None:
-    from lmnh_pipes import Record
-
-    out = JsonValidator().validate(Record(raw=b'{"at": "x", "site": "3", "val": 1, "val": 2}'))
-    assert out.reject is not None
-    assert (out.reject.rule, out.reject.reason) == ("json", "duplicate key 'val'")
