@@ -26,7 +26,7 @@ from .interfaces import Sink, Source, Validator
 from .jsonfiles import list_locations, load_json_objects
 from .pipeline import BatchOptions, Pipeline, apply_validators, validate_all
 from .plugins import get_plugin_manager, get_registry
-from .records import MISSING, Meta, Record, Rejection, json_default
+from .records import MISSING, FieldPath, Meta, Record, Rejection, json_default
 from .registry import ComponentType, Registry
 from .report import RunReport
 from .retry import RetryPolicy
@@ -45,6 +45,7 @@ __all__ = [
     "ConfigError",
     "DecodeError",
     "EndOfInput",
+    "FieldPath",
     "LmnhPipesError",
     "Meta",
     "Pipeline",

@@ -14,7 +14,7 @@ from lmnh_pipes import Registry, hookimpl
 
 from .base import FieldRule, Rule
 from .cast import Cast
-from .conditions import Condition, FieldPath, Membership
+from .conditions import Condition, Membership
 from .json_validator import JsonValidator
 from .membership import InCatalogue
 from .rules import Keys, OneOf, Pattern, Range, SetFields, Types
@@ -25,7 +25,6 @@ __all__ = [
     "Cast",
     "Condition",
     "Debounce",
-    "FieldPath",
     "FieldRule",
     "InCatalogue",
     "JsonValidator",

@@ -16,10 +16,10 @@ from typing import Any, ClassVar, Final
 
 import attrs
 
-from lmnh_pipes import ConfigError, Record
-from lmnh_pipes.records import MISSING, resolve_path
+from lmnh_pipes import ConfigError, FieldPath, Record
+from lmnh_pipes.records import MISSING
 
-from .conditions import Condition, FieldPath
+from .conditions import Condition
 
 __all__ = ["NOT_DECODED", "FieldRule", "Rule", "check_number", "config_error", "kind_of", "show"]
 
@@ -181,7 +181,7 @@ class FieldRule(Rule):
 
     def _check(self, record: Record, value: Mapping[str, Any]) -> Record:
         path = self._path
-        item = value.get(path.key, MISSING) if path.key is not None else resolve_path(record, path.path)
+        item = value.get(path.key, MISSING) if path.key is not None else path.resolve(record)
         if item is MISSING:
             return record if self.optional else record.rejected_by(self.name, f"{self.field} is missing", "missing")
         return self._check_value(record, value, item)

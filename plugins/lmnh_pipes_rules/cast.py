@@ -11,11 +11,10 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from lmnh_pipes import DecodeError, Record, TimestampError, decode_value, parse_rfc3339
+from lmnh_pipes import DecodeError, FieldPath, Record, TimestampError, decode_value, parse_rfc3339
 from lmnh_pipes.records import MISSING
 
 from .base import Rule, config_error, kind_of, show
-from .conditions import FieldPath
 from .timerules import zone
 
 __all__ = ["CAST_KINDS", "Cast"]

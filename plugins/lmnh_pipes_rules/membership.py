@@ -8,11 +8,10 @@ from typing import Any, Final
 
 import attrs
 
-from lmnh_pipes import ConfigError, Record, load_json_objects
+from lmnh_pipes import ConfigError, FieldPath, Record, load_json_objects
 from lmnh_pipes.records import MISSING
 
 from .base import FieldRule, config_error, kind_of, show
-from .conditions import FieldPath
 
 __all__ = ["InCatalogue"]
 

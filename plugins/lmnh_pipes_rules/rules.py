@@ -11,11 +11,11 @@ from typing import Any, Final
 
 import attrs
 
-from lmnh_pipes import Record
-from lmnh_pipes.records import MISSING, resolve_path
+from lmnh_pipes import FieldPath, Record
+from lmnh_pipes.records import MISSING
 
 from .base import FieldRule, Rule, check_number, config_error, kind_of, show
-from .conditions import FieldPath, Membership
+from .conditions import Membership
 
 __all__ = ["JSON_TYPES", "Keys", "OneOf", "Pattern", "Range", "SetFields", "Types"]
 
@@ -144,7 +144,7 @@ class Types(Rule):
 
     def _check(self, record: Record, value: Mapping[str, Any]) -> Record:
         for path, allowed, spec in self._checks:
-            item = value.get(path.key, MISSING) if path.key is not None else resolve_path(record, path.path)
+            item = value.get(path.key, MISSING) if path.key is not None else path.resolve(record)
             if item is MISSING:
                 continue
             if (_TYPE_OF.get(type(item)) or _type_of(item)) not in allowed:

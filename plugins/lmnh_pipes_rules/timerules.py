@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from lmnh_pipes import Record, TimestampError, parse_rfc3339, parse_rfc3339_exact
-from lmnh_pipes.records import MISSING, resolve_path
+from lmnh_pipes import FieldPath, Record, TimestampError, parse_rfc3339, parse_rfc3339_exact
+from lmnh_pipes.records import MISSING
 
 from .base import FieldRule, Rule, check_number, config_error, kind_of, show
-from .conditions import FieldPath, canonical
+from .conditions import canonical
 
 __all__ = ["Debounce", "NotFuture", "TimeWindow", "Timestamp", "parse_time_of_day", "zone"]
 
@@ -235,7 +235,7 @@ class Debounce(Rule):
             now: float | None = self.clock()
         else:
             path = self._time_path
-            item = value.get(path.key, MISSING) if path.key is not None else resolve_path(record, path.path)
+            item = value.get(path.key, MISSING) if path.key is not None else path.resolve(record)
             now = _seconds(item)
         if now is None:
             return record
