@@ -32,6 +32,7 @@ from .report import RunReport
 from .retry import RetryPolicy
 from .timestamps import TimestampError, parse_rfc3339, parse_rfc3339_exact
 from .tuning import interpreter_tuned
+from .values import describe_value, kind_of, show_names, show_value
 
 try:
     __version__ = version("lmnh-pipes")
@@ -67,15 +68,19 @@ __all__ = [
     "apply_validators",
     "decode_object",
     "decode_value",
+    "describe_value",
     "get_plugin_manager",
     "get_registry",
     "hookimpl",
     "interpreter_tuned",
     "json_default",
+    "kind_of",
     "list_locations",
     "load",
     "load_json_objects",
     "parse_rfc3339",
     "parse_rfc3339_exact",
+    "show_names",
+    "show_value",
     "validate_all",
 ]

@@ -11,10 +11,19 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from lmnh_pipes import DecodeError, FieldPath, Record, TimestampError, decode_value, parse_rfc3339
+from lmnh_pipes import (
+    DecodeError,
+    FieldPath,
+    Record,
+    TimestampError,
+    decode_value,
+    kind_of,
+    parse_rfc3339,
+    show_value,
+)
 from lmnh_pipes.records import MISSING
 
-from .base import Rule, config_error, kind_of, show
+from .base import Rule, config_error
 from .timerules import zone
 
 __all__ = ["CAST_KINDS", "Cast"]
@@ -178,9 +187,9 @@ class Cast(Rule):
                 try:
                     new = caster(item)
                 except _CastError as exc:
-                    return record.rejected_by(self.name, f"{path} is {show(item)}, {exc}", "cast")
+                    return record.rejected_by(self.name, f"{path} is {show_value(item)}, {exc}", "cast")
                 except (ValueError, OverflowError, TypeError, RecursionError):  # int() of > 4300 digits, ...
-                    return record.rejected_by(self.name, f"{path} is {show(item)}, not a valid {kind}", "cast")
+                    return record.rejected_by(self.name, f"{path} is {show_value(item)}, not a valid {kind}", "cast")
             if path.key is not None:
                 copy[path.key] = new
             else:

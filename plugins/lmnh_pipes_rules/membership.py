@@ -8,10 +8,10 @@ from typing import Any, Final
 
 import attrs
 
-from lmnh_pipes import ConfigError, FieldPath, Record, load_json_objects
+from lmnh_pipes import ConfigError, FieldPath, Record, describe_value, load_json_objects, show_value
 from lmnh_pipes.records import MISSING
 
-from .base import FieldRule, config_error, kind_of, show
+from .base import FieldRule, config_error
 
 __all__ = ["InCatalogue"]
 
@@ -86,9 +86,9 @@ class InCatalogue(FieldRule):
                 raise ConfigError(f"catalogue file {path} has no {self.key!r} field")
             k = obj[self.key]
             if isinstance(k, bool) or not isinstance(k, str | int):
-                raise ConfigError(f"catalogue file {path}: {self.key} is {show(k)}, not a string or an integer")
+                raise ConfigError(f"catalogue file {path}: {self.key} is {show_value(k)}, not a string or an integer")
             if k in seen:
-                raise ConfigError(f"catalogue files {seen[k]} and {path} both have {self.key} {show(k)}")
+                raise ConfigError(f"catalogue files {seen[k]} and {path} both have {self.key} {show_value(k)}")
             seen[k] = path
         return frozenset(seen)
 
@@ -110,12 +110,14 @@ class InCatalogue(FieldRule):
             if k is MISSING:
                 number = _as_int(item)
                 if number is None:
-                    reason = f"{self.field} is {show(item)} ({kind_of(item)}), not a canonical decimal integer"
+                    reason = f"{self.field} is {describe_value(item)}, not a canonical decimal integer"
                     return record.rejected_by(self.name, reason, "types")
                 try:
                     k = self.format.format(number)
                 except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
-                    reason = f"{self.field} is {show(item)}, which cannot be formatted with {self.format!r}: {exc}"
+                    reason = (
+                        f"{self.field} is {show_value(item)}, which cannot be formatted with {self.format!r}: {exc}"
+                    )
                     return record.rejected_by(self.name, reason, "membership")
                 if len(memo) < _MEMO_SIZE:
                     memo[item] = k
@@ -126,7 +128,7 @@ class InCatalogue(FieldRule):
             # exact types: a catalogue key "3" or 3 is not matched by 3.0 or True
             found = (t is str or t is int) and item in keys
         if not found:
-            reason = f"{self.field} is {show(item)}: no {self.key} {show(k)} in catalogue {self.catalogue}"
+            reason = f"{self.field} is {show_value(item)}: no {self.key} {show_value(k)} in catalogue {self.catalogue}"
             return record.rejected_by(self.name, reason, "membership")
         target = self._target
         if target is None:

@@ -12,10 +12,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from lmnh_pipes import FieldPath, Record, TimestampError, parse_rfc3339, parse_rfc3339_exact
+from lmnh_pipes import (
+    FieldPath,
+    Record,
+    TimestampError,
+    describe_value,
+    parse_rfc3339,
+    parse_rfc3339_exact,
+    show_value,
+)
 from lmnh_pipes.records import MISSING
 
-from .base import FieldRule, Rule, check_number, config_error, kind_of, show
+from .base import FieldRule, Rule, check_number, config_error
 from .conditions import canonical
 
 __all__ = ["Debounce", "NotFuture", "TimeWindow", "Timestamp", "parse_time_of_day", "zone"]
@@ -48,14 +56,14 @@ def _aware(item: Any, field: str) -> tuple[datetime, bool] | str:
     or the reason why not."""
     if isinstance(item, datetime):
         if item.utcoffset() is None:
-            return f"{field} is {show(item)}, a naive datetime (no UTC offset)"
+            return f"{field} is {show_value(item)}, a naive datetime (no UTC offset)"
         return item, False
     if isinstance(item, str):
         try:
             return parse_rfc3339_exact(item)
         except TimestampError as exc:
-            return f"{field} is {show(item)}, which {exc}"
-    return f"{field} is {show(item)} ({kind_of(item)}), expected an RFC 3339 timestamp string"
+            return f"{field} is {show_value(item)}, which {exc}"
+    return f"{field} is {describe_value(item)}, expected an RFC 3339 timestamp string"
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -74,7 +82,7 @@ class Timestamp(FieldRule):
             try:
                 return self._replaced(record, value, parse_rfc3339(item))
             except TimestampError as exc:
-                return record.rejected_by(self.name, f"{self.field} is {show(item)}, which {exc}", "timestamp")
+                return record.rejected_by(self.name, f"{self.field} is {show_value(item)}, which {exc}", "timestamp")
         parsed = _aware(item, self.field)
         if isinstance(parsed, str):
             return record.rejected_by(self.name, parsed, "timestamp")
@@ -114,7 +122,7 @@ class TimeWindow(FieldRule):
             try:
                 when, beyond = parse_rfc3339_exact(item)
             except TimestampError as exc:
-                return record.rejected_by(self.name, f"{self.field} is {show(item)}, which {exc}", "timestamp")
+                return record.rejected_by(self.name, f"{self.field} is {show_value(item)}, which {exc}", "timestamp")
         else:
             parsed = _aware(item, self.field)
             if isinstance(parsed, str):
@@ -123,7 +131,7 @@ class TimeWindow(FieldRule):
         try:
             local = when.astimezone(self._zone)
         except (OverflowError, ValueError):  # 0001-01-01T00:00:00+01:00 has no UTC equivalent
-            return record.rejected_by(self.name, f"{self.field} is {show(item)}, out of range", "timestamp")
+            return record.rejected_by(self.name, f"{self.field} is {show_value(item)}, out of range", "timestamp")
         t = local.time()
         end = self._end
         if self._wraps:
@@ -133,7 +141,7 @@ class TimeWindow(FieldRule):
         if inside:
             return record
         shown = t.isoformat(timespec="microseconds") + (" plus a fraction of a microsecond" if beyond else "")
-        reason = f"{self.field} is {show(item)}, {shown} in {self.timezone}, outside {self.start}..{self.end}"
+        reason = f"{self.field} is {show_value(item)}, {shown} in {self.timezone}, outside {self.start}..{self.end}"
         return record.rejected_by(self.name, reason, "hours")
 
 
@@ -173,7 +181,7 @@ class NotFuture(FieldRule):
         if ahead <= self._tolerance:
             return record
         seconds = _secs(ahead.total_seconds())
-        reason = f"{self.field} is {show(item)}, {seconds} s in the future (tolerance {_secs(self.tolerance)} s)"
+        reason = f"{self.field} is {show_value(item)}, {seconds} s in the future (tolerance {_secs(self.tolerance)} s)"
         return record.rejected_by(self.name, reason, "future")
 
 
@@ -245,7 +253,7 @@ class Debounce(Rule):
             return record
         last = self._last.get(key)
         if last is not None and abs(now - last) <= self.window:
-            shown = ", ".join(f"{p}={show(p.get(record, value))}" for p in self._paths)
+            shown = ", ".join(f"{p}={show_value(p.get(record, value))}" for p in self._paths)
             reason = (
                 f"a repeat of {shown} {_secs(abs(now - last))} s after an accepted one (window {_secs(self.window)} s)"
             )

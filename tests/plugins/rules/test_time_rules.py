@@ -69,7 +69,7 @@ def test_timestamp_rejects(bad):
 
 def test_timestamp_reasons_say_why():
     assert reason(Timestamp(field="at"), {"at": "2024-10-21T09:21:24"}) == (
-        "at is '2024-10-21T09:21:24', which has no UTC offset (a naive time)"
+        'at is "2024-10-21T09:21:24", which has no UTC offset (a naive time)'
     )
     assert "+HH:MM, not +HHMM" in reason(Timestamp(field="at"), {"at": "2024-10-21T09:21:24+0100"})
 
@@ -153,7 +153,7 @@ def test_time_window_on_datetimes(when, inside):
 
 def test_time_window_reason():
     assert reason(HOURS, {"at": "2024-07-01T18:15:00.000001+01:00"}) == (
-        "at is '2024-07-01T18:15:00.000001+01:00', 18:15:00.000001 in Europe/London, outside 08:45..18:15"
+        'at is "2024-07-01T18:15:00.000001+01:00", 18:15:00.000001 in Europe/London, outside 08:45..18:15'
     )
     assert "18:15:00.000000 plus a fraction of a microsecond" in reason(
         HOURS, {"at": "2024-07-01T18:15:00.0000001+01:00"}
@@ -243,7 +243,7 @@ def test_not_future_tolerance(at, accepted):
 def test_not_future_reason_and_rule():
     out = run(NotFuture(field="at", tolerance=1, clock=fixed_clock), {"at": "2024-07-01T12:00:01.5Z"})
     assert out.reject.rule == "future"
-    assert out.reject.reason == "at is '2024-07-01T12:00:01.5Z', 1.5 s in the future (tolerance 1 s)"
+    assert out.reject.reason == 'at is "2024-07-01T12:00:01.5Z", 1.5 s in the future (tolerance 1 s)'
 
 
 def test_not_future_on_datetimes_and_other_tolerances():
@@ -282,7 +282,7 @@ def test_debounce_rejects_a_stuck_button_within_the_window():
     assert reason(v, press("2024-07-01T12:00:00Z")) is None
     out = run(v, press("2024-07-01T12:00:00.5Z"))
     assert out.reject.rule == "debounce"
-    assert out.reject.reason == "a repeat of site='3', val=2 0.5 s after an accepted one (window 1 s)"
+    assert out.reject.reason == 'a repeat of site="3", val=2 0.5 s after an accepted one (window 1 s)'
     assert reason(v, press("2024-07-01T12:00:01Z")) is not None  # 1 s after the accepted one: still inside
     assert reason(v, press("2024-07-01T12:00:01.000001Z")) is None
     assert reason(v, press("2024-07-01T12:00:01.2Z", val=3)) is None  # another value
