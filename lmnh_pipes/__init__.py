@@ -30,6 +30,7 @@ from .records import MISSING, FieldPath, Meta, Record, Rejection, json_default
 from .registry import ComponentType, Registry
 from .report import RunReport
 from .retry import RetryPolicy
+from .timeofday import parse_time_of_day, parse_time_zone
 from .timestamps import TimestampError, parse_rfc3339, parse_rfc3339_exact
 from .tuning import interpreter_tuned
 from .values import describe_value, kind_of, show_names, show_value
@@ -80,6 +81,8 @@ __all__ = [
     "load_json_objects",
     "parse_rfc3339",
     "parse_rfc3339_exact",
+    "parse_time_of_day",
+    "parse_time_zone",
     "show_names",
     "show_value",
     "validate_all",

@@ -11,10 +11,9 @@ from typing import Final
 
 import attrs
 
-from lmnh_pipes import EndOfInput, Meta, Record
+from lmnh_pipes import EndOfInput, Meta, Record, parse_time_zone
 
 from .clock import ZoneClock
-from .options import parse_zone
 from .traffic import DEFAULT_KINDS, KINDS, Message, Traffic
 
 __all__ = ["KioskSimulator"]
@@ -94,7 +93,7 @@ class KioskSimulator:
         if not self.sites or bad_sites:
             found = repr(bad_sites[0]) if bad_sites else "an empty list"
             raise ValueError(f"sites: expected canonical decimal strings such as '3', found {found}")
-        self._zone = ZoneClock(parse_zone("timezone", _ZONE))
+        self._zone = ZoneClock(parse_time_zone(_ZONE, "timezone"))
         self._traffic = Traffic(
             seed=self.seed,
             clock=self.clock,

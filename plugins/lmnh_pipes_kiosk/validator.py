@@ -31,10 +31,19 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from lmnh_pipes import DecodeError, Record, decode_object, describe_value, parse_rfc3339_exact, show_names, show_value
+from lmnh_pipes import (
+    DecodeError,
+    Record,
+    decode_object,
+    describe_value,
+    parse_rfc3339_exact,
+    parse_time_of_day,
+    parse_time_zone,
+    show_names,
+    show_value,
+)
 
 from .exhibitions import DEFAULT_PATTERN, Exhibitions, exhibition_id, load_exhibitions
-from .options import parse_time_of_day, parse_zone
 
 __all__ = ["KioskValidator"]
 
@@ -111,11 +120,11 @@ class KioskValidator:
     _hours: dict[str, tuple[bool, datetime, datetime]] = attrs.field(factory=dict, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        self._open_t = parse_time_of_day("open", self.opening)
-        self._close_t = parse_time_of_day("close", self.closing)
+        self._open_t = parse_time_of_day(self.opening, "open")
+        self._close_t = parse_time_of_day(self.closing, "close")
         if self._open_t > self._close_t:
             raise ValueError(f"open: {self.opening!r} is after close {self.closing!r}")
-        self._zone = parse_zone("timezone", self.timezone)
+        self._zone = parse_time_zone(self.timezone, "timezone")
         _non_negative("max_future_seconds", self.max_future_seconds)
         _non_negative("debounce_seconds", self.debounce_seconds)
         if self.max_future_seconds > _MAX_TOLERANCE:

@@ -75,7 +75,12 @@ class Rule:
         if not isinstance(self.name, str) or not self.name:
             raise config_error("name", f"expected a non-empty string, found {self.name!r}")
         object.__setattr__(self, "_condition", Condition.build(self.when, self.unless))
-        self._prepare()
+        try:
+            self._prepare()
+        except ConfigError:
+            raise
+        except ValueError as exc:  # a parser of lmnh_pipes refused an option; its message names the option
+            raise ConfigError(str(exc)) from None
 
     def _prepare(self) -> None:
         """Check the options and precompute what ``_check`` needs (raise ConfigError naming the option)."""

@@ -19,12 +19,12 @@ from lmnh_pipes import (
     decode_value,
     kind_of,
     parse_rfc3339,
+    parse_time_zone,
     show_value,
 )
 from lmnh_pipes.records import MISSING
 
 from .base import Rule, config_error
-from .timerules import zone
 
 __all__ = ["CAST_KINDS", "Cast"]
 
@@ -152,7 +152,7 @@ class Cast(Rule):
             raise config_error("fields", f"expected a mapping of field -> kind, found {self.fields!r}")
         if self.empty not in ("drop", "null", "keep"):
             raise config_error("empty", f"expected drop, null or keep, found {self.empty!r}")
-        tz = zone(self.timezone)
+        tz = parse_time_zone(self.timezone, "timezone")
         casters: dict[str, Callable[[Any], Any]] = {
             "int": _int_caster(self.integral_floats),
             "float": _to_float,

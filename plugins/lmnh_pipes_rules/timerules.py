@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import re
 import time as _time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -19,6 +18,8 @@ from lmnh_pipes import (
     describe_value,
     parse_rfc3339,
     parse_rfc3339_exact,
+    parse_time_of_day,
+    parse_time_zone,
     show_value,
 )
 from lmnh_pipes.records import MISSING
@@ -26,29 +27,7 @@ from lmnh_pipes.records import MISSING
 from .base import FieldRule, Rule, check_number, config_error
 from .conditions import canonical
 
-__all__ = ["Debounce", "NotFuture", "TimeWindow", "Timestamp", "parse_time_of_day", "zone"]
-
-
-def zone(name: Any, option: str = "timezone") -> ZoneInfo:
-    """The IANA time zone ``name``; a ConfigError naming ``option`` if there is none."""
-    if not isinstance(name, str) or not name:
-        raise config_error(option, f"expected an IANA time zone name such as 'Europe/London', found {name!r}")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise config_error(option, f"unknown time zone {name!r}") from None
-
-
-_TIME_OF_DAY: Final = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9])(?:\.([0-9]{1,6}))?)?", re.ASCII)
-
-
-def parse_time_of_day(text: Any, option: str) -> time:
-    """``08:45``, ``08:45:00`` or ``08:45:00.5`` as a time; a ConfigError naming ``option`` otherwise."""
-    m = _TIME_OF_DAY.fullmatch(text) if isinstance(text, str) else None
-    if m is None:
-        raise config_error(option, f"expected a time of day HH:MM or HH:MM:SS[.ffffff], found {text!r}")
-    hour, minute, second, frac = m.groups()
-    return time(int(hour), int(minute), int(second or 0), int((frac or "").ljust(6, "0")))
+__all__ = ["Debounce", "NotFuture", "TimeWindow", "Timestamp"]
 
 
 def _aware(item: Any, field: str) -> tuple[datetime, bool] | str:
@@ -112,7 +91,7 @@ class TimeWindow(FieldRule):
         super()._prepare()
         start = parse_time_of_day(self.start, "start")
         end = parse_time_of_day(self.end, "end")
-        object.__setattr__(self, "_zone", zone(self.timezone))
+        object.__setattr__(self, "_zone", parse_time_zone(self.timezone, "timezone"))
         object.__setattr__(self, "_start", start)
         object.__setattr__(self, "_end", end)
         object.__setattr__(self, "_wraps", start > end)
