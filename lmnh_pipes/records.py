@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time
 from typing import Any, Final
 
@@ -30,6 +30,7 @@ __all__ = [
     "make_meta",
     "make_record",
     "make_source_record",
+    "offsets_by_partition",
     "resolve_path",
     "value_key",
 ]
@@ -370,6 +371,21 @@ def compile_path(path: str) -> Callable[[Record], Any]:
             return lambda record: get(record.meta)
         return lambda record: MISSING if record.reject is None else get(record.reject)
     return field.resolve
+
+
+def offsets_by_partition(records: Iterable[Record]) -> dict[tuple[str, int], list[int]]:
+    """The offsets of ``records`` per ``(meta.topic, meta.partition)``, each list in the records' order: for a
+    source that acknowledges, or a sink that stores positions, per partition."""
+    by_partition: dict[tuple[str, int], list[int]] = {}
+    # Records come in runs of one partition (a consumer hands them out so): look a list up once per run.
+    topic, partition, offsets = "", -1, None
+    for r in records:
+        meta = r.meta
+        if meta.partition != partition or meta.topic != topic or offsets is None:
+            topic, partition = meta.topic, meta.partition
+            offsets = by_partition.setdefault((topic, partition), [])
+        offsets.append(meta.offset)
+    return by_partition
 
 
 def json_default(value: Any) -> Any:

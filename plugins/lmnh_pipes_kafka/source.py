@@ -14,7 +14,7 @@ import confluent_kafka as ck
 
 from lmnh_pipes import ConfigError, Record, RunError, TransientError
 from lmnh_pipes.interfaces import PositionStore
-from lmnh_pipes.records import make_source_record
+from lmnh_pipes.records import make_source_record, offsets_by_partition
 
 from .connection import Connection, classify_error
 from .offsets import OffsetTracker
@@ -204,16 +204,7 @@ class KafkaSource(Connection):
         return records
 
     def ack(self, records: Sequence[Record]) -> None:
-        by_partition: dict[tuple[str, int], list[int]] = {}
-        run_topic, run_partition = "", -1
-        offsets: list[int] = []
-        for r in records:
-            meta = r.meta
-            if meta.partition != run_partition or meta.topic != run_topic:  # records come in runs of a partition
-                run_topic, run_partition = meta.topic, meta.partition
-                offsets = by_partition.setdefault((run_topic, run_partition), [])
-            offsets.append(meta.offset)
-        for (topic, partition), offsets in by_partition.items():
+        for (topic, partition), offsets in offsets_by_partition(records).items():
             self._tracker.done_many(topic, partition, offsets)
         self._commit(asynchronous=True)
 

@@ -16,6 +16,7 @@ from lmnh_pipes.records import (
     make_meta,
     make_record,
     make_source_record,
+    offsets_by_partition,
     resolve_path,
     value_key,
 )
@@ -99,3 +100,12 @@ def test_every_reading_of_a_path_agrees(path: str) -> None:
     assert value_key(path) == field.key
     assert (attribute_path(path) is not None) == (path in ("meta.offset", "raw", "reject.reason"))
     assert FieldPath.of("nope").resolve(record) is MISSING
+
+
+def test_offsets_by_partition_keeps_each_partitions_order() -> None:
+    def at(topic: str, partition: int, offset: int) -> Record:
+        return make_source_record(b"", "kafka", topic, partition, offset, None, None)
+
+    records = [at("a", 0, 5), at("a", 0, 6), at("a", 1, 2), at("b", 0, 9), at("a", 0, 3), at("", -1, 0)]
+    assert offsets_by_partition(records) == {("a", 0): [5, 6, 3], ("a", 1): [2], ("b", 0): [9], ("", -1): [0]}
+    assert offsets_by_partition([]) == {}
