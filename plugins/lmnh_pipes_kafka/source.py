@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import confluent_kafka as ck
 
-from lmnh_pipes import ConfigError, Record, RunError, TransientError
+from lmnh_pipes import ConfigError, Record, RetryPolicy, RunError
 from lmnh_pipes.interfaces import PositionStore
 from lmnh_pipes.records import make_source_record, offsets_by_partition
 
@@ -24,6 +24,9 @@ __all__ = ["KafkaSource"]
 log = logging.getLogger("lmnh_pipes.kafka.source")
 
 _NO_TIMESTAMP = ck.TIMESTAMP_NOT_AVAILABLE
+
+#: Reading the stored positions, in a rebalance callback: through an outage of the store of up to 30 s.
+STORE_RETRY = RetryPolicy(initial=0.5, max_backoff=8.0, max_elapsed=30.0)
 
 
 @attrs.define(kw_only=True)
@@ -372,16 +375,12 @@ class KafkaSource(Connection):
         """The store's positions, retried through a short outage; None (and the run fails) if it stays down:
         starting from Kafka's own offsets instead would ignore a replay position the operator set."""
         wanted = [(p.topic, p.partition) for p in partitions]
-        for attempt in range(6):
-            try:
-                return store.stored_positions(pipeline, wanted)
-            except TransientError as exc:
-                log.warning("reading the stored positions failed (%s); retrying", exc)
-                time.sleep(min(8.0, 0.5 * 2**attempt))
-            except Exception as exc:
-                self._fatal = f"cannot read the stored positions: {exc}"
-                return None
-        self._fatal = "cannot read the stored positions: the store stayed unreachable for 30 s"
+        try:
+            return STORE_RETRY.call("reading the stored positions", lambda: store.stored_positions(pipeline, wanted))
+        except RunError as exc:  # still down after STORE_RETRY.max_elapsed
+            self._fatal = str(exc)
+        except Exception as exc:
+            self._fatal = f"cannot read the stored positions: {exc}"
         return None
 
     def _on_revoke(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
