@@ -33,13 +33,11 @@ STORE_RETRY = RetryPolicy(initial=0.5, max_backoff=8.0, max_elapsed=30.0)
 class KafkaSource(Connection):
     """Consume a Kafka topic as a consumer-group member; commit offsets only after the sinks wrote.
 
-    Options: ``bootstrap_servers``, ``topic`` (or ``topics``), ``group_id``, ``auto_offset_reset``
-    (``earliest``), ``security_protocol``, ``sasl_mechanism``, ``username``, ``password``, ``ssl_ca_location``,
-    ``connect_timeout`` (seconds the broker may be unreachable before the run fails), and ``options`` for
-    librdkafka. Auto-commit is off: after each written batch, the source commits per partition the first
-    offset that is not yet written (a contiguous watermark). On a rebalance it commits what is done before it
-    gives partitions up. A wrong password or a TLS verification failure stops the run at once. With a sink that
-    makes its rows durable only when it closes, it commits only then (:meth:`hold_commits`).
+    Auto-commit is off: after each written batch, the source commits per partition the first offset not yet
+    written (a contiguous watermark, :class:`OffsetTracker`); on a rebalance it has everything read written and
+    commits it before it gives partitions up. With a position store it starts each partition where the store
+    says; with a sink durable only at close, it commits only then (:meth:`hold_commits`). Options:
+    ``docs/sources.md``.
     """
 
     group_id: str

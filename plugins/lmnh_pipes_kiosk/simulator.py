@@ -36,16 +36,9 @@ def _share(option: str, value: float) -> None:
 class KioskSimulator:
     """Realistic museum kiosk traffic: ratings, requests and the invalid messages seen in the live stream.
 
-    Options: ``seed``; ``count`` (messages, then the source ends; ``None``: endless); ``rate`` (messages per second
-    on average since the first read; ``None``: as fast as asked); ``invalid_share`` (0.168: the probability that a
-    message is one of ``invalid_kinds``, which default to the eight kinds of the live sample; out-of-hours presses
-    come on top, from the day clock or the ``out_of_hours`` kind); ``request_share`` (0.025 valid requests) and
-    ``emergency_share`` (0.05 of requests); ``sites`` (the valid site strings, "0".."5"); ``clock``: ``"day"``
-    (default: timestamps of simulated days from ``start``, ``messages_per_day`` a day, byte-for-byte the same for a
-    seed) or ``"real"`` (now, in real time; the same kinds and values for a seed); ``topic`` for ``meta.topic``.
-
     Messages are spelled like Python's ``json.dumps`` and ``datetime.isoformat()`` in Europe/London, as the real
-    kiosks do. :meth:`generate` gives them with their truth, for tests and benchmarks.
+    kiosks do; a seed gives the same traffic. :meth:`generate` gives them with their truth, for tests and
+    benchmarks. Options: ``docs/sources.md``.
     """
 
     seed: int = 0

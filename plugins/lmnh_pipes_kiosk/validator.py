@@ -87,16 +87,9 @@ def _non_negative(option: str, value: float | None) -> None:
 class KioskValidator:
     """The museum kiosk rules: keys, types, values, exhibition, RFC 3339 time, opening hours, not in the future.
 
-    Options: ``catalogue`` (a folder or ``s3://bucket/prefix/``, whose files matching ``catalogue_pattern`` are
-    read; or a glob, or one file), ``open`` and ``close`` (``"HH:MM"`` or ``"HH:MM:SS"``, both inclusive, in
-    ``timezone``), ``max_future_seconds`` (tolerance for clocks ahead of ours) and ``debounce_seconds`` (off by
-    default: reject a press that repeats, within that many seconds, the site, ``val`` and ``type`` of the previous
-    accepted press of that site; the memory is per validator object, so per process, and starts empty at every
-    start).
-
     Works alone on raw bytes, or after the ``json`` validator on a decoded mapping. An accepted record's value is
     ``{"at": datetime, "site": "3", "val": 2, "type": None, "kind": "rating", "exhibition": "EXH_03"}``.
-    ``clock`` (a callable returning an aware "now") is for tests; a pipeline file cannot set it usefully.
+    ``clock`` (a callable returning an aware "now") is for tests. Options: ``docs/validators.md``.
     """
 
     catalogue: str

@@ -61,14 +61,10 @@ class _Target:
 class PostgresSink:
     """Load records into PostgreSQL with COPY, in batches, routed to tables by a field; exactly-once from Kafka.
 
-    Connection: ``dsn``, or ``host``/``port``/``dbname``/``user``/``password``. Target: ``table`` (with
-    ``columns``), or ``route`` (a dotted field) and ``tables`` (route value -> ``{table, columns}``).
-    ``columns`` maps a column to a dotted path (``at``, ``meta.offset``), to ``{value: constant}``, or to
-    ``{path: ..., lookup: {table, key, value}}`` (a site's public id to its key); omitted, each column without
-    a default takes the value key of its name (``reason``, ``raw``, ``offset``... take the rejection and
-    metadata). ``conflict_key`` with ``on_conflict: nothing | update`` makes the load idempotent by key.
-    With a ``kafka`` source, the next offsets are stored in ``offsets_table`` in the same transaction as the
-    rows (and the rejects, when the rejects sink is a ``postgres`` sink on the same database).
+    With a replayable source the next offsets are stored in ``offsets_table`` in the same transaction as the
+    rows (and the rejects, when the rejects sink is a ``postgres`` sink on the same database), and a batch
+    written before is skipped. Rows the database refuses become rejects. Options and column mappings:
+    ``docs/sinks.md``.
     """
 
     dsn: str | None = attrs.field(default=None, repr=False)

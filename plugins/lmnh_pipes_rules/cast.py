@@ -133,11 +133,8 @@ def _to_json(item: Any) -> Any:
 class Cast(Rule):
     """Cast string fields (from a CSV file) to typed values: ``fields: {val: int, at: datetime}``.
 
-    Kinds: ``int`` (``"-12"``; with ``integral_floats``, also ``"1.0"``), ``float``, ``str`` (must already be a
-    string), ``bool`` (true/false, yes/no, 1/0, any case), ``datetime`` (a naive ``YYYY-MM-DD HH:MM:SS[.ffffff]``
-    read in ``timezone`` with ``fold=0``, or an RFC 3339 string with an offset, kept as written), ``json``.
-    A value that already has the target type passes. ``empty`` says what an empty string becomes: ``drop``
-    the key (default), ``null``, or ``keep`` it as "" (not cast). A missing field is skipped.
+    Kinds: ``int``, ``float``, ``str``, ``bool``, ``datetime`` (a naive time is read in ``timezone``) and
+    ``json``; ``empty`` says what an empty string becomes. Options and each kind's rules: ``docs/validators.md``.
     """
 
     name: str = "cast"

@@ -21,17 +21,11 @@ _CANONICAL_DECIMAL: Final = re.compile(r"0|-?[1-9][0-9]*", re.ASCII)
 
 @attrs.frozen(kw_only=True, repr=False)
 class InCatalogue(FieldRule):
-    """The field names an object of a catalogue: JSON object files at ``catalogue`` (a folder, a glob, a file
-    or ``s3://bucket/prefix``) whose base names match ``pattern``, each identified by its ``key`` field.
+    """The field names an object of a catalogue: JSON object files at ``catalogue``, each identified by its
+    ``key`` field (through a ``format`` template such as ``EXH_{:02d}`` when given).
 
-    With ``format`` (a ``str.format`` template such as ``EXH_{:02d}``), the field must be an integer or a string
-    of a canonical decimal integer, and the template applied to that integer gives the key to look up. Without
-    it, the field's value itself (a string or an integer) is the key. ``target``, when given, is a field that
-    the accepted record gets set to the key (``exhibition: EXH_03``).
-
-    The catalogue is loaded by ``open()`` (or on first use): a location that does not exist, or holds no
-    matching file, or a file that is not a JSON object with a string or integer ``key``, or two files with the
-    same key, raise :class:`~lmnh_pipes.ConfigError`.
+    The catalogue is loaded by ``open()`` (or on first use); a missing or empty one, or two files with one key,
+    raise :class:`~lmnh_pipes.ConfigError`. Options: ``docs/validators.md``.
     """
 
     name: str = "in_catalogue"
