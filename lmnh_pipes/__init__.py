@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .batching import BatchOptions
 from .config import load
+from .decoding import DecodeError, decode_object, decode_value
 from .errors import (
     ConfigError,
     EndOfInput,
@@ -23,15 +24,19 @@ from .errors import (
 )
 from .hookspecs import hookimpl
 from .interfaces import Sink, Source, Validator
+from .jsonfiles import list_locations, load_json_objects
 from .pipeline import Pipeline
 from .plan import DeliveryPlan, Guarantee
 from .plugins import get_plugin_manager, get_registry
-from .records import MISSING, Meta, Record, Rejection, json_default
+from .records import MISSING, FieldPath, Meta, Record, Rejection, json_default
 from .registry import ComponentType, Registry
 from .report import RunReport
 from .retry import RetryPolicy
+from .timeofday import parse_time_of_day, parse_time_zone
+from .timestamps import TimestampError, parse_rfc3339, parse_rfc3339_exact
 from .tuning import interpreter_tuned
 from .validation import apply_validators, validate_all
+from .values import describe_value, kind_of, show_names, show_value
 
 try:
     __version__ = version("lmnh-pipes")
@@ -43,8 +48,10 @@ __all__ = [
     "BatchOptions",
     "ComponentType",
     "ConfigError",
+    "DecodeError",
     "DeliveryPlan",
     "EndOfInput",
+    "FieldPath",
     "Guarantee",
     "LmnhPipesError",
     "Meta",
@@ -60,15 +67,28 @@ __all__ = [
     "RunReport",
     "Sink",
     "Source",
+    "TimestampError",
     "TransientError",
     "Validator",
     "__version__",
     "apply_validators",
+    "decode_object",
+    "decode_value",
+    "describe_value",
     "get_plugin_manager",
     "get_registry",
     "hookimpl",
     "interpreter_tuned",
     "json_default",
+    "kind_of",
+    "list_locations",
     "load",
+    "load_json_objects",
+    "parse_rfc3339",
+    "parse_rfc3339_exact",
+    "parse_time_of_day",
+    "parse_time_zone",
+    "show_names",
+    "show_value",
     "validate_all",
 ]

@@ -30,6 +30,7 @@ from .pipeline import Pipeline
 from .plugins import get_registry
 from .registry import Kind, Registry
 from .retry import RetryPolicy
+from .values import show_value
 from .yamlfile import Document, Interpolated, KeyPath, parse_document, typed_scalar
 
 __all__ = ["build", "build_component", "load", "load_environment"]
@@ -427,15 +428,16 @@ def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
 
 
 def _kind(value: Any) -> str:
+    """A value found in a pipeline file, in YAML's words: a container by its kind, a scalar shown."""
     if value is None:
         return "nothing"
     if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
+        return f"a boolean ({show_value(value)})"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"{value!r}"
+    return show_value(value, python=True)
 
 
 def _type_name(hint: Any) -> str:

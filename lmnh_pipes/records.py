@@ -8,17 +8,19 @@ Records are immutable: a validator returns a new record.
 
 from __future__ import annotations
 
-import functools
 import json
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time
 from typing import Any, Final
 
 import attrs
 
+from .errors import ConfigError
+
 __all__ = [
     "MISSING",
+    "FieldPath",
     "Meta",
     "Record",
     "Rejection",
@@ -28,6 +30,7 @@ __all__ = [
     "make_meta",
     "make_record",
     "make_source_record",
+    "offsets_by_partition",
     "resolve_path",
     "value_key",
 ]
@@ -198,75 +201,191 @@ def make_source_record(
     return record
 
 
-_TOP: Final = frozenset({"meta", "reject", "raw", "value"})
+_ROOTS: Final = frozenset({"meta", "reject", "raw", "value"})
 _META_FIELDS: Final = frozenset(f.name for f in attrs.fields(Meta))
 _REJECTION_FIELDS: Final = frozenset(f.name for f in attrs.fields(Rejection))
 
 
-def resolve_path(record: Record, path: str, default: Any = MISSING) -> Any:
-    """Resolve a dotted path against a record; see :meth:`Record.get`."""
+def _split(path: str) -> tuple[str, tuple[str, ...]]:
+    """The one reading of a dotted path: the record's attribute it starts from, and the names below it."""
     head, _, rest = path.partition(".")
-    if head in _TOP:
-        obj: Any = getattr(record, head)
-        parts = rest.split(".") if rest else []
-    else:
-        obj = record.value
-        parts = path.split(".")
-    for part in parts:
+    if head in _ROOTS:
+        return head, tuple(rest.split(".")) if rest else ()
+    return "value", tuple(path.split("."))
+
+
+def _walk(obj: Any, steps: tuple[str, ...], default: Any) -> Any:
+    for step in steps:
         if obj is None:
             return default
         if isinstance(obj, Mapping):
-            if part not in obj:
+            if step not in obj:
                 return default
-            obj = obj[part]
-        elif attrs.has(type(obj)) and hasattr(obj, part):
-            obj = getattr(obj, part)
+            obj = obj[step]
+        elif attrs.has(type(obj)) and hasattr(obj, step):
+            obj = getattr(obj, step)
         else:
             return default
     return obj
 
 
+@attrs.frozen
+class FieldPath:
+    """A dotted path to a field of a record, as options that name fields take it: ``site`` or ``value.site`` (a
+    key of the value), ``address.city`` (a nested key), ``meta.offset``, ``reject.reason``, ``raw``.
+
+    :meth:`parse` checks a path given for an option; :meth:`resolve` and :meth:`get` read it (``MISSING`` when
+    absent); ``set_in`` and ``delete_in`` change it in a fresh top-level copy of the value, copying any nested
+    mapping on the way, so that the input record is never modified.
+    """
+
+    path: str
+    root: str  # the record's attribute the path starts from: value, meta, reject or raw
+    steps: tuple[str, ...]  # the names below the root
+    key: str | None  # the value's top-level key when the path names one: read with one dict.get
+
+    @classmethod
+    def of(cls, path: str) -> FieldPath:
+        """``path`` read as it is, unchecked (see :meth:`parse`)."""
+        root, steps = _split(path)
+        return cls(path, root, steps, steps[0] if root == "value" and len(steps) == 1 else None)
+
+    @classmethod
+    def parse(cls, path: Any, option: str, *, writable: bool = False) -> FieldPath:
+        """Check a path given for ``option``; a ``writable`` path must name a field of the value.
+
+        Raises :class:`~lmnh_pipes.ConfigError` naming ``option``.
+        """
+        if not isinstance(path, str) or not path or "" in path.split("."):
+            raise ConfigError(f"{option}: expected a field name or a dotted path, found {path!r}")
+        field = cls.of(path)
+        if writable and not field.parts:
+            raise ConfigError(f"{option}: {path!r} cannot be set; name a field of the value")
+        return field
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The path inside the value; ``()`` for a path that starts from meta, reject or raw, or is the value."""
+        return self.steps if self.root == "value" else ()
+
+    def resolve(self, record: Record, default: Any = MISSING) -> Any:
+        """The field's value in ``record``, or ``default``; see :meth:`Record.get`."""
+        return _walk(getattr(record, self.root), self.steps, default)
+
+    def get(self, record: Record, value: Mapping[str, Any]) -> Any:
+        """The field's value in ``record`` (whose decoded value is ``value``), or ``MISSING``."""
+        if self.key is not None:
+            return value.get(self.key, MISSING)
+        return _walk(getattr(record, self.root), self.steps, MISSING)
+
+    def get_in(self, mapping: Mapping[str, Any]) -> Any:
+        """The field's value inside ``mapping`` (a value, not a record), or ``MISSING``."""
+        parts = self.parts
+        node: Any = mapping
+        for part in parts:
+            if not isinstance(node, Mapping) or part not in node:
+                return MISSING
+            node = node[part]
+        return node if parts else MISSING
+
+    def set_in(self, copy: dict[str, Any], new: Any) -> None:
+        """Set the field in ``copy`` (a fresh copy of the value). Raises ValueError if a parent is not a mapping."""
+        parts = self.parts
+        target = copy
+        for i, part in enumerate(parts[:-1]):
+            child = target.get(part, MISSING)
+            if child is MISSING:
+                child = {}
+            elif isinstance(child, Mapping):
+                child = dict(child)
+            else:
+                raise ValueError(f"{'.'.join(parts[: i + 1])!r} is not an object")
+            target[part] = child
+            target = child
+        target[parts[-1]] = new
+
+    def delete_in(self, copy: dict[str, Any]) -> None:
+        """Remove the field from ``copy`` (a fresh copy of the value), if it is there."""
+        parts = self.parts
+        node: Any = copy
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if not isinstance(node, Mapping) or parts[-1] not in node:
+            return
+        target = copy
+        for part in parts[:-1]:
+            child = dict(target[part])
+            target[part] = child
+            target = child
+        del target[parts[-1]]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+def resolve_path(record: Record, path: str, default: Any = MISSING) -> Any:
+    """Resolve a dotted path against a record; see :meth:`Record.get`."""
+    root, steps = _split(path)
+    return _walk(getattr(record, root), steps, default)
+
+
 def value_key(path: str) -> str | None:
-    """The key, when ``path`` names one top-level key of the value (``site``, not ``meta.offset`` or ``a.b``)."""
-    head, _, rest = path.partition(".")
-    return path if head not in _TOP and not rest else None
+    """The key, when ``path`` names one top-level key of the value (``site``, ``value.site``; not ``meta.offset``
+    or ``a.b``)."""
+    root, steps = _split(path)
+    return steps[0] if root == "value" and len(steps) == 1 else None
 
 
 def attribute_path(path: str) -> str | None:
     """``path`` itself when it names an attribute of the record (``raw``, ``meta.offset``, ``reject.reason``), which
     ``operator.attrgetter`` can read; else None."""
-    head, _, rest = path.partition(".")
-    if path == "raw" or (head == "meta" and rest in _META_FIELDS) or (head == "reject" and rest in _REJECTION_FIELDS):
-        return path
-    return None
+    return path if _attribute(*_split(path)) else None
+
+
+def _attribute(root: str, steps: tuple[str, ...]) -> bool:
+    if root == "raw":
+        return not steps
+    fields = _META_FIELDS if root == "meta" else _REJECTION_FIELDS if root == "reject" else ()
+    return len(steps) == 1 and steps[0] in fields
 
 
 def compile_path(path: str) -> Callable[[Record], Any]:
     """A function that resolves ``path`` like :meth:`Record.get` (``MISSING`` when absent), faster: for sinks
     that look the same paths up in every record."""
-    head, _, rest = path.partition(".")
-    if head not in _TOP and not rest:
+    field = FieldPath.of(path)
+    key = field.key
+    if key is not None:
 
         def value_key(record: Record) -> Any:
             value = record.value
             if type(value) is dict:
-                return value.get(path, MISSING)
-            return resolve_path(record, path)
+                return value.get(key, MISSING)
+            return field.resolve(record)
 
         return value_key
-    if head == "meta" and rest in _META_FIELDS:
-        get = operator.attrgetter(rest)
-        return lambda record: get(record.meta)
-    if head == "raw" and not rest:
-        return operator.attrgetter("raw")
-    if head == "reject" and rest in _REJECTION_FIELDS:
-        get = operator.attrgetter(rest)
+    if _attribute(field.root, field.steps):
+        if field.root == "raw":
+            return operator.attrgetter("raw")
+        get = operator.attrgetter(field.steps[0])
+        if field.root == "meta":
+            return lambda record: get(record.meta)
         return lambda record: MISSING if record.reject is None else get(record.reject)
-    return functools.partial(_resolve, path=path)
+    return field.resolve
 
 
-def _resolve(record: Record, path: str) -> Any:
-    return resolve_path(record, path)
+def offsets_by_partition(records: Iterable[Record]) -> dict[tuple[str, int], list[int]]:
+    """The offsets of ``records`` per ``(meta.topic, meta.partition)``, each list in the records' order: for a
+    source that acknowledges, or a sink that stores positions, per partition."""
+    by_partition: dict[tuple[str, int], list[int]] = {}
+    # Records come in runs of one partition (a consumer hands them out so): look a list up once per run.
+    topic, partition, offsets = "", -1, None
+    for r in records:
+        meta = r.meta
+        if meta.partition != partition or meta.topic != topic or offsets is None:
+            topic, partition = meta.topic, meta.partition
+            offsets = by_partition.setdefault((topic, partition), [])
+        offsets.append(meta.offset)
+    return by_partition
 
 
 def json_default(value: Any) -> Any:

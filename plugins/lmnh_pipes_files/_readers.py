@@ -8,8 +8,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import IO, Any, Final
 
-from lmnh_pipes import Meta, Record
-from lmnh_pipes_rules import DecodeError, decode_object
+from lmnh_pipes import DecodeError, Meta, Record, decode_object
 
 __all__ = ["READERS", "Reader", "iter_line_chunks"]
 

@@ -78,39 +78,10 @@ def _to_list(value: Sequence[str] | None) -> list[str] | None:
 class CsvSink:
     """Write records as CSV rows to a local file or any smart-open URL (s3://, ...); compressed by suffix.
 
-    Options:
-
-    * ``path`` (required): a local path (missing parent directories are created) or a smart-open URL. A suffix
-      such as ``.gz`` compresses the file.
-    * ``columns``: the dotted paths of the columns, resolved with ``Record.get``: ``site``, ``meta.offset``,
-      ``reject.reason``, ``raw`` ... Default: every key of the first record's value, in order; but when the first
-      record written is a rejected one, ``meta.source, meta.topic, meta.partition, meta.offset, meta.key,
-      reject.validator, reject.rule, reject.reason, raw``; and when its value is not a mapping,
-      ``meta.source, meta.topic, meta.partition, meta.offset, meta.key, raw``. Keys that later records have
-      beyond the columns are not written.
-    * ``header``: write a header row holding the column names exactly as given (default true). With ``columns``
-      it is written when the sink opens, so an empty run leaves a header-only file; without, at the first write,
-      so an empty run leaves an empty file.
-    * ``append``: add to an existing local file instead of replacing it (default false); the header is then
-      written only if the file was empty. Not available for URLs.
-    * ``delimiter`` (default ``,``) and ``encoding`` (default ``utf-8``) of the file.
-    * ``transport_params``: passed to ``smart_open.open`` for a URL.
-    * ``split_by``: a dotted path; each value it takes gets its own file, named by putting the value in place
-      of ``{}`` in ``path`` (``out/{}.csv`` with ``split_by: kind`` writes ``out/rating.csv`` and
-      ``out/request.csv``). Files are created when their first record comes. Characters other than letters,
-      digits, ``-``, ``_`` and ``.`` in a value become ``_``; a missing value is ``none``.
-
-    Cells: None or a missing path is empty; booleans are ``true``/``false``; a datetime is ISO 8601 with its UTC
-    offset when it has one; mappings and lists are compact JSON; bytes (such as ``raw``) are UTF-8 text, with
-    bytes that are not valid UTF-8 written as ``\\xNN`` escapes (Python's ``backslashreplace``). Rows end in
-    ``\\r\\n``, as RFC 4180 has it.
-
-    Durability: for a local file, ``write`` flushes and fsyncs before it returns (a ``.gz`` file with a gzip
-    sync flush, so the rows written so far decompress). ``.bz2`` and ``.xz`` cannot flush part of a stream, and
-    ``.lz4`` and ``.zst`` are not relied on to, so their rows count as durable only at ``close``. For a URL (S3
-    and others), smart-open uploads as it goes and completes the object at ``close``: rows are durable only then.
-    In both cases a ``kafka`` source holds its commits until then (see
-    :class:`~lmnh_pipes.delivery.BufferingSink`).
+    A local file is fsynced at every ``write``; a URL's object, and a ``.bz2``, ``.xz``, ``.lz4`` or ``.zst``
+    file, is durable only at ``close``, so a ``kafka`` source holds its commits until then
+    (:class:`~lmnh_pipes.delivery.BufferingSink`). Options, default columns and cell formats:
+    ``docs/sinks.md``.
     """
 
     path: str

@@ -38,41 +38,9 @@ def _check_compression(_: Any, __: attrs.Attribute[Any], value: str) -> None:
 class FileSource:
     """Read records from files: a local path or glob, s3:// or http(s):// URLs; compressed by suffix.
 
-    Options:
-
-    * ``path`` (required): a local path (``data/visits.jsonl``, ``~/in.csv``, ``file:///in.txt``), a local glob
-      (``data/*.jsonl``, ``logs/**/*.gz``), an S3 object (``s3://bucket/key``) or S3 glob
-      (``s3://bucket/prefix/*.csv``: ``*`` stays within one ``/`` segment, ``**`` spans any number), an
-      ``http://`` or ``https://`` URL, or any other URL that smart-open opens (without globs). The files of a glob
-      are read one after another in sorted order. For S3, boto3's usual configuration applies, including
-      ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3`` for an S3-compatible server.
-    * ``format``: ``lines`` (default), ``jsonl``, ``csv`` or ``json``:
-
-      - ``lines``: each line's bytes, without its line ending (``\\n`` or ``\\r\\n``), is one record's ``raw``;
-        ``value`` is None until a ``json`` validator decodes it. A final newline does not add an empty record,
-        but an empty line elsewhere is a record with ``raw`` ``b""``: every line is accounted for.
-      - ``jsonl``: as ``lines``, with ``value`` the line decoded as one strict JSON object. A line that does not
-        decode (or is blank) is not dropped: its record has ``value`` None and its ``raw``, so that a ``json``
-        validator rejects it with the reason.
-      - ``csv``: the header row names the keys and each further row is a mapping of strings; ``raw`` is the row
-        written back as CSV (UTF-8, no line ending). Blank lines are skipped. A row with more or fewer fields
-        than the header has ``value`` None, so that a ``json`` validator rejects it. A header that repeats a
-        name, or a malformed file, stops the run with an error.
-      - ``json``: the whole file is one object (one record) or an array of objects (one record each, ``raw``
-        being the element's text). An element that is not an object, or a file that is not JSON, gives a record
-        with ``value`` None, rejected later by a ``json`` validator. This format reads whole files into memory.
-
-    * ``encoding``: the text encoding of ``csv`` files (default ``utf-8``; a leading byte-order mark is ignored).
-    * ``delimiter``: the field separator of ``csv`` files (default ``,``).
-    * ``compression``: ``infer`` (default: by the suffix, such as ``.gz``, ``.bz2``, ``.xz``, ``.zst``), ``none``,
-      or a suffix (``gz``) to force one, for instance for a URL that has no suffix.
-    * ``transport_params``: passed to ``smart_open.open`` as they are (for S3: ``client_kwargs``, or from Python a
-      boto3 ``client``; for HTTP: ``headers``, ``user``, ``password``).
-
-    Every record has ``meta.source`` ``file``, ``meta.topic`` the file's path or URL, ``meta.offset`` the 0-based
-    index of the record in that file (data rows for ``csv``), ``meta.partition`` 0 and no key.
-    ``open`` raises ConfigError when the path does not exist, cannot be read, or a glob matches nothing.
-    ``ack`` does nothing: files are read again from the start by the next run.
+    ``format`` cuts a file into records: ``lines``, ``jsonl``, ``csv`` or ``json``. A line or element that does
+    not decode still makes a record, without a value, for a ``json`` validator to reject with the reason. Every
+    option, and each format's rules: ``docs/sources.md``.
     """
 
     path: str

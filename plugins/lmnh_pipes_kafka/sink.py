@@ -25,17 +25,9 @@ log = logging.getLogger("lmnh_pipes.kafka.sink")
 class KafkaSink(Connection):
     """Produce each record to ``topic``; durable (acknowledged by the brokers) when ``write`` returns.
 
-    ``key``: a dotted path whose value keys the message. ``headers``: header name -> dotted path.
-    ``value``: ``raw`` (the original bytes), ``json`` (the decoded value as JSON), or ``auto`` (JSON for accepted
-    records that have a value, raw otherwise). A rejected record always carries the headers
-    ``lmnh.validator``, ``lmnh.rule``, ``lmnh.reason``, ``lmnh.topic``, ``lmnh.partition`` and ``lmnh.offset``,
-    so a dead-letter topic keeps every reason. Connection options are those of the ``kafka`` source.
-
-    A delivery that fails for a while (the broker is down) is retried by the run, and only the records neither
-    delivered nor still on their way are produced again, so a retry writes nothing twice. A record that can never
-    be delivered (too large) is refused: it goes to the rejects with the client's reason, and the rest of its
-    batch is written; as the rejects sink itself, it fails the run at once. A topic that does not exist, or that
-    the sink may not write, fails the run.
+    A rejected record carries its validator, rule, reason and source coordinates in ``lmnh.*`` headers, so a
+    dead-letter topic keeps them. A retry produces only what was neither delivered nor in flight; a record that
+    can never be delivered becomes a reject. Options: ``docs/sinks.md``.
     """
 
     topic: str

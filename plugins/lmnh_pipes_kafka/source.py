@@ -12,9 +12,9 @@ from typing import Any
 import attrs
 import confluent_kafka as ck
 
-from lmnh_pipes import ConfigError, Record, RunError, TransientError
+from lmnh_pipes import ConfigError, Record, RetryPolicy, RunError
 from lmnh_pipes.delivery import PositionStore
-from lmnh_pipes.records import make_source_record
+from lmnh_pipes.records import make_source_record, offsets_by_partition
 
 from .connection import Connection, classify_error
 from .offsets import OffsetTracker
@@ -25,18 +25,19 @@ log = logging.getLogger("lmnh_pipes.kafka.source")
 
 _NO_TIMESTAMP = ck.TIMESTAMP_NOT_AVAILABLE
 
+#: Reading the stored positions, in a rebalance callback: through an outage of the store of up to 30 s.
+STORE_RETRY = RetryPolicy(initial=0.5, max_backoff=8.0, max_elapsed=30.0)
+
 
 @attrs.define(kw_only=True)
 class KafkaSource(Connection):
     """Consume a Kafka topic as a consumer-group member; commit offsets only after the sinks wrote.
 
-    Options: ``bootstrap_servers``, ``topic`` (or ``topics``), ``group_id``, ``auto_offset_reset``
-    (``earliest``), ``security_protocol``, ``sasl_mechanism``, ``username``, ``password``, ``ssl_ca_location``,
-    ``connect_timeout`` (seconds the broker may be unreachable before the run fails), and ``options`` for
-    librdkafka. Auto-commit is off: after each written batch, the source commits per partition the first
-    offset that is not yet written (a contiguous watermark). On a rebalance it commits what is done before it
-    gives partitions up. A wrong password or a TLS verification failure stops the run at once. With a sink that
-    makes its rows durable only when it closes, it commits only then (:meth:`hold_commits`).
+    Auto-commit is off: after each written batch, the source commits per partition the first offset not yet
+    written (a contiguous watermark, :class:`OffsetTracker`); on a rebalance it has everything read written and
+    commits it before it gives partitions up. With a position store it starts each partition where the store
+    says; with a sink durable only at close, it commits only then (:meth:`hold_commits`). Options:
+    ``docs/sources.md``.
     """
 
     group_id: str
@@ -209,16 +210,7 @@ class KafkaSource(Connection):
         return records
 
     def ack(self, records: Sequence[Record]) -> None:
-        by_partition: dict[tuple[str, int], list[int]] = {}
-        run_topic, run_partition = "", -1
-        offsets: list[int] = []
-        for r in records:
-            meta = r.meta
-            if meta.partition != run_partition or meta.topic != run_topic:  # records come in runs of a partition
-                run_topic, run_partition = meta.topic, meta.partition
-                offsets = by_partition.setdefault((run_topic, run_partition), [])
-            offsets.append(meta.offset)
-        for (topic, partition), offsets in by_partition.items():
+        for (topic, partition), offsets in offsets_by_partition(records).items():
             self._tracker.done_many(topic, partition, offsets)
         self._commit(asynchronous=True)
 
@@ -386,16 +378,12 @@ class KafkaSource(Connection):
         """The store's positions, retried through a short outage; None (and the run fails) if it stays down:
         starting from Kafka's own offsets instead would ignore a replay position the operator set."""
         wanted = [(p.topic, p.partition) for p in partitions]
-        for attempt in range(6):
-            try:
-                return store.stored_positions(pipeline, wanted)
-            except TransientError as exc:
-                log.warning("reading the stored positions failed (%s); retrying", exc)
-                time.sleep(min(8.0, 0.5 * 2**attempt))
-            except Exception as exc:
-                self._fatal = f"cannot read the stored positions: {exc}"
-                return None
-        self._fatal = "cannot read the stored positions: the store stayed unreachable for 30 s"
+        try:
+            return STORE_RETRY.call("reading the stored positions", lambda: store.stored_positions(pipeline, wanted))
+        except RunError as exc:  # still down after STORE_RETRY.max_elapsed
+            self._fatal = str(exc)
+        except Exception as exc:
+            self._fatal = f"cannot read the stored positions: {exc}"
         return None
 
     def _on_revoke(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:

@@ -12,8 +12,7 @@ from typing import Any, Final
 
 import attrs
 
-from lmnh_pipes import ConfigError
-from lmnh_pipes_rules.catalogue import load_catalogue
+from lmnh_pipes import ConfigError, load_json_objects
 
 __all__ = ["DEFAULT_PATTERN", "Exhibitions", "exhibition_id", "load_exhibitions"]
 
@@ -47,7 +46,7 @@ def load_exhibitions(location: str, pattern: str = DEFAULT_PATTERN) -> Exhibitio
     by_site: dict[str, str] = {}
     objects: dict[str, dict[str, Any]] = {}
     paths: dict[str, str] = {}
-    for path, obj in load_catalogue(location, pattern):
+    for path, obj in load_json_objects(location, pattern, "catalogue"):
         ident = obj.get("EXHIBITION_ID")
         if not isinstance(ident, str):
             raise ConfigError(f"catalogue file {path}: expected a string EXHIBITION_ID, found {ident!r}")
@@ -63,6 +62,6 @@ def load_exhibitions(location: str, pattern: str = DEFAULT_PATTERN) -> Exhibitio
         by_site[site] = ident
         objects[ident] = obj
         paths[ident] = path
-    if not by_site:  # load_catalogue refuses an empty catalogue; kept for a reader that changes that
+    if not by_site:  # load_json_objects refuses an empty catalogue; kept for a reader that changes that
         raise ConfigError(f"catalogue {location!r} holds no exhibition")
     return Exhibitions(by_site=by_site, objects=objects, paths=paths)

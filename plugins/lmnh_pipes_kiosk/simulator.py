@@ -11,10 +11,9 @@ from typing import Final
 
 import attrs
 
-from lmnh_pipes import EndOfInput, Meta, Record
+from lmnh_pipes import EndOfInput, Meta, Record, parse_time_zone
 
 from .clock import ZoneClock
-from .options import parse_zone
 from .traffic import DEFAULT_KINDS, KINDS, Message, Traffic
 
 __all__ = ["KioskSimulator"]
@@ -37,16 +36,9 @@ def _share(option: str, value: float) -> None:
 class KioskSimulator:
     """Realistic museum kiosk traffic: ratings, requests and the invalid messages seen in the live stream.
 
-    Options: ``seed``; ``count`` (messages, then the source ends; ``None``: endless); ``rate`` (messages per second
-    on average since the first read; ``None``: as fast as asked); ``invalid_share`` (0.168: the probability that a
-    message is one of ``invalid_kinds``, which default to the eight kinds of the live sample; out-of-hours presses
-    come on top, from the day clock or the ``out_of_hours`` kind); ``request_share`` (0.025 valid requests) and
-    ``emergency_share`` (0.05 of requests); ``sites`` (the valid site strings, "0".."5"); ``clock``: ``"day"``
-    (default: timestamps of simulated days from ``start``, ``messages_per_day`` a day, byte-for-byte the same for a
-    seed) or ``"real"`` (now, in real time; the same kinds and values for a seed); ``topic`` for ``meta.topic``.
-
     Messages are spelled like Python's ``json.dumps`` and ``datetime.isoformat()`` in Europe/London, as the real
-    kiosks do. :meth:`generate` gives them with their truth, for tests and benchmarks.
+    kiosks do; a seed gives the same traffic. :meth:`generate` gives them with their truth, for tests and
+    benchmarks. Options: ``docs/sources.md``.
     """
 
     seed: int = 0
@@ -94,7 +86,7 @@ class KioskSimulator:
         if not self.sites or bad_sites:
             found = repr(bad_sites[0]) if bad_sites else "an empty list"
             raise ValueError(f"sites: expected canonical decimal strings such as '3', found {found}")
-        self._zone = ZoneClock(parse_zone("timezone", _ZONE))
+        self._zone = ZoneClock(parse_time_zone(_ZONE, "timezone"))
         self._traffic = Traffic(
             seed=self.seed,
             clock=self.clock,

@@ -31,13 +31,19 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from lmnh_pipes import Record
-from lmnh_pipes_rules.decode import DecodeError, decode_object
-from lmnh_pipes_rules.timestamps import parse_rfc3339_exact
+from lmnh_pipes import (
+    DecodeError,
+    Record,
+    decode_object,
+    describe_value,
+    parse_rfc3339_exact,
+    parse_time_of_day,
+    parse_time_zone,
+    show_names,
+    show_value,
+)
 
-from .describe import describe, is_integer, show, show_keys
 from .exhibitions import DEFAULT_PATTERN, Exhibitions, exhibition_id, load_exhibitions
-from .options import parse_time_of_day, parse_zone
 
 __all__ = ["KioskValidator"]
 
@@ -67,6 +73,11 @@ _HOURS_KEPT: Final = 100_000
 _MAX_TOLERANCE: Final = 1e9  # about 31 years; "now" plus much more would not be a date
 
 
+def _is_integer(value: Any) -> bool:
+    """A JSON integer: an int, not a bool (JSON ``true``) and not a float (JSON ``3.0``)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _non_negative(option: str, value: float | None) -> None:
     if value is not None and not value >= 0:  # also refuses NaN
         raise ValueError(f"{option}: expected a number >= 0, found {value!r}")
@@ -76,16 +87,9 @@ def _non_negative(option: str, value: float | None) -> None:
 class KioskValidator:
     """The museum kiosk rules: keys, types, values, exhibition, RFC 3339 time, opening hours, not in the future.
 
-    Options: ``catalogue`` (a folder or ``s3://bucket/prefix/``, whose files matching ``catalogue_pattern`` are
-    read; or a glob, or one file), ``open`` and ``close`` (``"HH:MM"`` or ``"HH:MM:SS"``, both inclusive, in
-    ``timezone``), ``max_future_seconds`` (tolerance for clocks ahead of ours) and ``debounce_seconds`` (off by
-    default: reject a press that repeats, within that many seconds, the site, ``val`` and ``type`` of the previous
-    accepted press of that site; the memory is per validator object, so per process, and starts empty at every
-    start).
-
     Works alone on raw bytes, or after the ``json`` validator on a decoded mapping. An accepted record's value is
     ``{"at": datetime, "site": "3", "val": 2, "type": None, "kind": "rating", "exhibition": "EXH_03"}``.
-    ``clock`` (a callable returning an aware "now") is for tests; a pipeline file cannot set it usefully.
+    ``clock`` (a callable returning an aware "now") is for tests. Options: ``docs/validators.md``.
     """
 
     catalogue: str
@@ -109,11 +113,11 @@ class KioskValidator:
     _hours: dict[str, tuple[bool, datetime, datetime]] = attrs.field(factory=dict, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        self._open_t = parse_time_of_day("open", self.opening)
-        self._close_t = parse_time_of_day("close", self.closing)
+        self._open_t = parse_time_of_day(self.opening, "open")
+        self._close_t = parse_time_of_day(self.closing, "close")
         if self._open_t > self._close_t:
             raise ValueError(f"open: {self.opening!r} is after close {self.closing!r}")
-        self._zone = parse_zone("timezone", self.timezone)
+        self._zone = parse_time_zone(self.timezone, "timezone")
         _non_negative("max_future_seconds", self.max_future_seconds)
         _non_negative("debounce_seconds", self.debounce_seconds)
         if self.max_future_seconds > _MAX_TOLERANCE:
@@ -177,7 +181,7 @@ class KioskValidator:
                 reason = str(exc) if isinstance(exc, DecodeError) else f"not valid JSON: {exc}"
                 return record.rejected_by(self.name, reason or type(exc).__name__, "json")
         elif not isinstance(value, Mapping):
-            return record.rejected_by(self.name, f"expected a JSON object, found {describe(value)}", "json")
+            return record.rejected_by(self.name, f"expected a JSON object, found {describe_value(value)}", "json")
         elif type(value) is dict:
             # After the json validator. The usual message takes this shortcut: exactly the keys of a rating or a
             # request, JSON types, a known site (the catalogue's sites are canonical: str(int(...))), and the
@@ -198,9 +202,9 @@ class KioskValidator:
         if missing or extra:
             parts = []
             if missing:
-                parts.append(f"missing key{'s' if len(missing) > 1 else ''} {show_keys(missing)}")
+                parts.append(f"missing key{'s' if len(missing) > 1 else ''} {show_names(missing)}")
             if extra:
-                parts.append(f"unexpected key{'s' if len(extra) > 1 else ''} {show_keys(extra)}")
+                parts.append(f"unexpected key{'s' if len(extra) > 1 else ''} {show_names(extra)}")
             return record.rejected_by(self.name, "; ".join(parts) + _KEY_HINT, "keys")
         val = value["val"]
         has_type = "type" in value
@@ -212,17 +216,17 @@ class KioskValidator:
         site = value["site"]
         if not isinstance(site, str) or _SITE.fullmatch(site) is None:
             if not isinstance(site, str):
-                reason = f"site must be a JSON string, found {describe(site)}"
+                reason = f"site must be a JSON string, found {describe_value(site)}"
             else:
                 reason = (
-                    f'site {show(site)} is not a canonical decimal integer such as "3" '
+                    f'site {show_value(site)} is not a canonical decimal integer such as "3" '
                     "(ASCII digits only: no sign, space, leading zero or prefix)"
                 )
             return record.rejected_by(self.name, reason, "types")
-        if not is_integer(val):
-            return record.rejected_by(self.name, f"val must be a JSON integer, found {describe(val)}", "types")
-        if has_type and not is_integer(typ):
-            return record.rejected_by(self.name, f"type must be a JSON integer, found {describe(typ)}", "types")
+        if not _is_integer(val):
+            return record.rejected_by(self.name, f"val must be a JSON integer, found {describe_value(val)}", "types")
+        if has_type and not _is_integer(typ):
+            return record.rejected_by(self.name, f"type must be a JSON integer, found {describe_value(typ)}", "types")
         at = value["at"]
         canonical = isinstance(at, str) and _CANONICAL_AT.fullmatch(at) is not None
         return self._check(record, at, site, val, typ, canonical)
@@ -255,17 +259,17 @@ class KioskValidator:
         name = self.name
         # Rule 4: values.
         if not -1 <= val <= 4:
-            reason = f"val {show(val)} is out of range -1..4 (-1 a request, 0..4 a rating)"
+            reason = f"val {show_value(val)} is out of range -1..4 (-1 a request, 0..4 a rating)"
             return record.rejected_by(name, reason, "values")
         if typ is not None and not 0 <= typ <= 1:
-            reason = f"type {show(typ)} is out of range 0..1 (0 assistance, 1 emergency)"
+            reason = f"type {show_value(typ)} is out of range 0..1 (0 assistance, 1 emergency)"
             return record.rejected_by(name, reason, "values")
         # Rule 5: exhibition.
         if exhibition is None:
             return record.rejected_by(name, self._unknown_site(site), "exhibition")
         # Rule 6: timestamp.
         if not isinstance(at, str):
-            return record.rejected_by(name, f"at must be a JSON string, found {describe(at)}", "timestamp")
+            return record.rejected_by(name, f"at must be a JSON string, found {describe_value(at)}", "timestamp")
         when: datetime | None = None
         beyond = False
         hour: tuple[bool, datetime, datetime] | None = None
@@ -280,17 +284,17 @@ class KioskValidator:
             try:
                 when, beyond = parse_rfc3339_exact(at)
             except ValueError as exc:
-                return record.rejected_by(name, f"at {show(at)}: {exc}", "timestamp")
+                return record.rejected_by(name, f"at {show_value(at)}: {exc}", "timestamp")
         # Rule 7: opening hours, in the museum's zone, to the microsecond.
         if hour is None or not hour[0]:
             try:
                 wall = when.astimezone(self._zone).time()
             except (OverflowError, ValueError):
-                reason = f"at {show(at)} cannot be converted to {self.timezone}: out of the supported date range"
+                reason = f"at {show_value(at)} cannot be converted to {self.timezone}: out of the supported date range"
                 return record.rejected_by(name, reason, "hours")
             if wall < self._open_t or wall > self._close_t or (beyond and wall == self._close_t):
                 shown = wall.isoformat() + (" and a fraction of a microsecond" if beyond else "")
-                return record.rejected_by(name, f"at {show(at)} is {shown} {self._window}", "hours")
+                return record.rejected_by(name, f"at {show_value(at)} is {shown} {self._window}", "hours")
         # Rule 8: not in the future. (In UTC: comparing datetimes of two time zones is much slower.)
         now = self.clock()
         limit = now + self._tolerance
@@ -299,7 +303,7 @@ class KioskValidator:
             if instant > limit or (beyond and instant == limit):
                 ahead = (when - now).total_seconds()
                 reason = (
-                    f"at {show(at)} is {ahead:.6f} s ahead of now ({now.isoformat()}), "
+                    f"at {show_value(at)} is {ahead:.6f} s ahead of now ({now.isoformat()}), "
                     f"more than the {self.max_future_seconds:g} s allowed"
                 )
                 return record.rejected_by(name, reason, "future")
@@ -343,7 +347,7 @@ class KioskValidator:
         known = sorted(self._sites.values())
         listed = ", ".join(known) if len(known) <= 12 else f"{len(known)} exhibitions"
         names = f"names {exhibition_id(site)}, which is" if len(site) <= 18 else "names an exhibition"
-        return f"site {show(site)} {names} not in the catalogue ({listed})"
+        return f"site {show_value(site)} {names} not in the catalogue ({listed})"
 
     def _repeat(self, site: str, val: int, typ: int | None, when: datetime) -> str | None:
         assert self.debounce_seconds is not None
@@ -352,7 +356,7 @@ class KioskValidator:
             gap = abs((when - last[2]).total_seconds())
             if gap <= self.debounce_seconds:
                 return (
-                    f"site {show(site)} repeats val {val}{'' if typ is None else f' type {typ}'} "
+                    f"site {show_value(site)} repeats val {val}{'' if typ is None else f' type {typ}'} "
                     f"{gap:.6f} s after its previous accepted press ({last[2].isoformat()}), within the "
                     f"{self.debounce_seconds:g} s de-bounce window: a stuck button?"
                 )
@@ -362,11 +366,14 @@ class KioskValidator:
 
 def _pairing(val: Any, has_type: bool, typ: Any) -> str | None:
     """Rule 2's last part: ``type`` exactly on a request, which is ``val`` equal to the JSON integer -1."""
-    request = is_integer(val) and val == -1
+    request = _is_integer(val) and val == -1
     if has_type and not request:
-        if is_integer(val) and 0 <= val <= 4:
-            return f"key 'type' is not allowed on a rating (val {val}), found type {show(typ)}"
-        return f"key 'type' is only allowed on a request (val -1), found type {show(typ)} beside val {describe(val)}"
+        if _is_integer(val) and 0 <= val <= 4:
+            return f"key 'type' is not allowed on a rating (val {val}), found type {show_value(typ)}"
+        return (
+            f"key 'type' is only allowed on a request (val -1), found type {show_value(typ)} "
+            f"beside val {describe_value(val)}"
+        )
     if request and not has_type:
         return "a request (val -1) needs key 'type' (0 assistance or 1 emergency)"
     return None

@@ -15,7 +15,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from lmnh_pipes import ConfigError, Record, RecordRejectedError, RunError, Sink, TransientError
 from lmnh_pipes.delivery import Positions
-from lmnh_pipes.records import MISSING, compile_path
+from lmnh_pipes.records import MISSING, compile_path, offsets_by_partition
 
 from .errors import is_transient
 from .positions import PositionsTable
@@ -61,14 +61,10 @@ class _Target:
 class PostgresSink:
     """Load records into PostgreSQL with COPY, in batches, routed to tables by a field; exactly-once from Kafka.
 
-    Connection: ``dsn``, or ``host``/``port``/``dbname``/``user``/``password``. Target: ``table`` (with
-    ``columns``), or ``route`` (a dotted field) and ``tables`` (route value -> ``{table, columns}``).
-    ``columns`` maps a column to a dotted path (``at``, ``meta.offset``), to ``{value: constant}``, or to
-    ``{path: ..., lookup: {table, key, value}}`` (a site's public id to its key); omitted, each column without
-    a default takes the value key of its name (``reason``, ``raw``, ``offset``... take the rejection and
-    metadata). ``conflict_key`` with ``on_conflict: nothing | update`` makes the load idempotent by key.
-    With a ``kafka`` source, the next offsets are stored in ``offsets_table`` in the same transaction as the
-    rows (and the rejects, when the rejects sink is a ``postgres`` sink on the same database).
+    With a replayable source the next offsets are stored in ``offsets_table`` in the same transaction as the
+    rows (and the rejects, when the rejects sink is a ``postgres`` sink on the same database), and a batch
+    written before is skipped. Rows the database refuses become rejects. Options and column mappings:
+    ``docs/sinks.md``.
     """
 
     dsn: str | None = attrs.field(default=None, repr=False)
@@ -197,30 +193,17 @@ class PostgresSink:
     ) -> int:
         joined = rejects if isinstance(rejects, PostgresSink) else None
 
-        # Each partition's first and next offsets in this batch (its records come in offset order per partition).
+        # Each partition's first and next offsets in this batch. Not its first and last records': a record the
+        # database refused joins the rejected after the validators' rejects, out of offset order.
         firsts: dict[tuple[str, int], int] = {}
         ends: dict[tuple[str, int], int] = {}
         for records in (accepted, rejected):
-            run_topic, run_partition, low, high, in_run = "", -1, 0, 0, False
-            for r in records:
-                meta = r.meta
-                if not in_run or meta.partition != run_partition or meta.topic != run_topic:  # runs of a partition
-                    if in_run:
-                        _widen(firsts, ends, (run_topic, run_partition), low, high)
-                    run_topic, run_partition, low, high, in_run = (
-                        meta.topic,
-                        meta.partition,
-                        meta.offset,
-                        meta.offset,
-                        True,
-                    )
-                offset = meta.offset
-                if offset < low:
-                    low = offset
-                elif offset > high:
-                    high = offset
-            if in_run:
-                _widen(firsts, ends, (run_topic, run_partition), low, high)
+            for key, offsets in offsets_by_partition(records).items():
+                low, high = min(offsets), max(offsets)
+                if low < firsts.get(key, low + 1):
+                    firsts[key] = low
+                if high >= ends.get(key, 0):
+                    ends[key] = high + 1
 
         def transaction(cur: psycopg.Cursor[Any], isolate: bool) -> int:
             stored = self._positions.lock(cur, pipeline, sorted(ends))
@@ -491,16 +474,6 @@ def _describe(conn: psycopg.Connection[Any], table: str) -> dict[str, tuple[str,
         (table,),
     ).fetchall()
     return {name: (type_name, has_default) for name, type_name, has_default in rows}
-
-
-def _widen(
-    firsts: dict[tuple[str, int], int], ends: dict[tuple[str, int], int], key: tuple[str, int], low: int, high: int
-) -> None:
-    """Widen a partition's bounds: ``firsts`` its lowest offset, ``ends`` one past its highest."""
-    if low < firsts.get(key, low + 1):
-        firsts[key] = low
-    if high >= ends.get(key, 0):
-        ends[key] = high + 1
 
 
 def _one_line(exc: BaseException) -> str:

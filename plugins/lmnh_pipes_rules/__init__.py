@@ -14,8 +14,7 @@ from lmnh_pipes import Registry, hookimpl
 
 from .base import FieldRule, Rule
 from .cast import Cast
-from .conditions import Condition, FieldPath, Membership
-from .decode import DecodeError, decode_object, decode_value
+from .conditions import Condition, Membership
 from .json_validator import JsonValidator
 from .membership import InCatalogue
 from .rules import Keys, OneOf, Pattern, Range, SetFields, Types
@@ -26,8 +25,6 @@ __all__ = [
     "Cast",
     "Condition",
     "Debounce",
-    "DecodeError",
-    "FieldPath",
     "FieldRule",
     "InCatalogue",
     "JsonValidator",
@@ -42,8 +39,6 @@ __all__ = [
     "TimeWindow",
     "Timestamp",
     "Types",
-    "decode_object",
-    "decode_value",
     "lmnh_pipes_register",
 ]
 

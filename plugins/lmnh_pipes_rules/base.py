@@ -1,5 +1,5 @@
-"""What every generic rule shares: the ``when``/``unless`` conditions, the "is it decoded" check, a readable
-``repr``, and short, bounded descriptions of values for rejection reasons.
+"""What every generic rule shares: the ``when``/``unless`` conditions, the "is it decoded" check and a readable
+``repr``. Values in rejection reasons are shown by :mod:`lmnh_pipes.values`.
 
 A rule is an ``@attrs.frozen(kw_only=True, repr=False)`` subclass of :class:`Rule` that sets its ``name``
 default to its type name, precomputes what it needs in ``_prepare`` and implements ``_check``. It then only
@@ -9,63 +9,19 @@ sees decoded records that its conditions select.
 from __future__ import annotations
 
 import math
-import reprlib
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, ClassVar, Final
 
 import attrs
 
-from lmnh_pipes import ConfigError, Record
-from lmnh_pipes.records import MISSING, resolve_path
+from lmnh_pipes import ConfigError, FieldPath, Record, kind_of
+from lmnh_pipes.records import MISSING
 
-from .conditions import Condition, FieldPath
+from .conditions import Condition
 
-__all__ = ["NOT_DECODED", "FieldRule", "Rule", "check_number", "config_error", "kind_of", "show"]
+__all__ = ["NOT_DECODED", "FieldRule", "Rule", "check_number", "config_error"]
 
 NOT_DECODED: Final = "the value is not decoded (put a decoding validator such as 'json' first)"
-
-_repr = reprlib.Repr()
-_repr.maxlevel = 3
-_repr.maxstring = 60
-_repr.maxother = 60
-_repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 6
-
-_LIMIT: Final = 60
-
-
-def show(value: Any) -> str:
-    """A bounded, readable ``repr`` of a value for a rejection reason (at most ~60 characters)."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    try:
-        text = _repr.repr(value)
-    except Exception:  # an int of more than 4300 digits, or a hostile __repr__: say what it is instead
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= _LIMIT else text[: _LIMIT - 3] + "..."
-
-
-_KINDS: Final[dict[type, str]] = {
-    str: "a string",
-    int: "an integer",
-    float: "a number",
-    bool: "a boolean",
-    type(None): "null",
-    dict: "an object",
-    list: "an array",
-    datetime: "a datetime",
-}
-
-
-def kind_of(value: Any) -> str:
-    """The JSON kind of a value, with its article: ``a string``, ``an integer``, ``null``..."""
-    kind = _KINDS.get(type(value))
-    if kind is not None:
-        return kind
-    for cls, name in _KINDS.items():
-        if isinstance(value, cls):
-            return name
-    return f"a {type(value).__name__}"
 
 
 def config_error(option: str, message: str) -> ConfigError:
@@ -119,7 +75,12 @@ class Rule:
         if not isinstance(self.name, str) or not self.name:
             raise config_error("name", f"expected a non-empty string, found {self.name!r}")
         object.__setattr__(self, "_condition", Condition.build(self.when, self.unless))
-        self._prepare()
+        try:
+            self._prepare()
+        except ConfigError:
+            raise
+        except ValueError as exc:  # a parser of lmnh_pipes refused an option; its message names the option
+            raise ConfigError(str(exc)) from None
 
     def _prepare(self) -> None:
         """Check the options and precompute what ``_check`` needs (raise ConfigError naming the option)."""
@@ -181,7 +142,7 @@ class FieldRule(Rule):
 
     def _check(self, record: Record, value: Mapping[str, Any]) -> Record:
         path = self._path
-        item = value.get(path.key, MISSING) if path.key is not None else resolve_path(record, path.path)
+        item = value.get(path.key, MISSING) if path.key is not None else path.resolve(record)
         if item is MISSING:
             return record if self.optional else record.rejected_by(self.name, f"{self.field} is missing", "missing")
         return self._check_value(record, value, item)

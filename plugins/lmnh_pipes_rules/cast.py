@@ -11,14 +11,20 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from lmnh_pipes import Record
+from lmnh_pipes import (
+    DecodeError,
+    FieldPath,
+    Record,
+    TimestampError,
+    decode_value,
+    kind_of,
+    parse_rfc3339,
+    parse_time_zone,
+    show_value,
+)
 from lmnh_pipes.records import MISSING
 
-from .base import Rule, config_error, kind_of, show
-from .conditions import FieldPath
-from .decode import DecodeError, decode_value
-from .timerules import zone
-from .timestamps import TimestampError, parse_rfc3339
+from .base import Rule, config_error
 
 __all__ = ["CAST_KINDS", "Cast"]
 
@@ -127,11 +133,8 @@ def _to_json(item: Any) -> Any:
 class Cast(Rule):
     """Cast string fields (from a CSV file) to typed values: ``fields: {val: int, at: datetime}``.
 
-    Kinds: ``int`` (``"-12"``; with ``integral_floats``, also ``"1.0"``), ``float``, ``str`` (must already be a
-    string), ``bool`` (true/false, yes/no, 1/0, any case), ``datetime`` (a naive ``YYYY-MM-DD HH:MM:SS[.ffffff]``
-    read in ``timezone`` with ``fold=0``, or an RFC 3339 string with an offset, kept as written), ``json``.
-    A value that already has the target type passes. ``empty`` says what an empty string becomes: ``drop``
-    the key (default), ``null``, or ``keep`` it as "" (not cast). A missing field is skipped.
+    Kinds: ``int``, ``float``, ``str``, ``bool``, ``datetime`` (a naive time is read in ``timezone``) and
+    ``json``; ``empty`` says what an empty string becomes. Options and each kind's rules: ``docs/validators.md``.
     """
 
     name: str = "cast"
@@ -146,7 +149,7 @@ class Cast(Rule):
             raise config_error("fields", f"expected a mapping of field -> kind, found {self.fields!r}")
         if self.empty not in ("drop", "null", "keep"):
             raise config_error("empty", f"expected drop, null or keep, found {self.empty!r}")
-        tz = zone(self.timezone)
+        tz = parse_time_zone(self.timezone, "timezone")
         casters: dict[str, Callable[[Any], Any]] = {
             "int": _int_caster(self.integral_floats),
             "float": _to_float,
@@ -181,9 +184,9 @@ class Cast(Rule):
                 try:
                     new = caster(item)
                 except _CastError as exc:
-                    return record.rejected_by(self.name, f"{path} is {show(item)}, {exc}", "cast")
+                    return record.rejected_by(self.name, f"{path} is {show_value(item)}, {exc}", "cast")
                 except (ValueError, OverflowError, TypeError, RecursionError):  # int() of > 4300 digits, ...
-                    return record.rejected_by(self.name, f"{path} is {show(item)}, not a valid {kind}", "cast")
+                    return record.rejected_by(self.name, f"{path} is {show_value(item)}, not a valid {kind}", "cast")
             if path.key is not None:
                 copy[path.key] = new
             else:

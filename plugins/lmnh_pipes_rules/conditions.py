@@ -1,4 +1,4 @@
-"""Field paths, strict JSON membership, and the ``when``/``unless`` conditions that every rule takes.
+"""Strict JSON membership, and the ``when``/``unless`` conditions that every rule takes.
 
 Equality here is JSON equality without Python's numeric coercions: ``true`` is not ``1`` and ``1.0`` is not
 ``1`` (``[1]`` is not ``[1.0]`` either), while ``-0`` is ``0``.
@@ -11,90 +11,10 @@ from typing import Any, Final
 
 import attrs
 
-from lmnh_pipes import ConfigError
-from lmnh_pipes.records import MISSING, Record, resolve_path
+from lmnh_pipes import ConfigError, FieldPath
+from lmnh_pipes.records import MISSING, Record
 
-__all__ = ["Condition", "FieldPath", "Membership", "canonical"]
-
-_TOP: Final = frozenset({"meta", "reject", "raw"})
-
-
-@attrs.frozen
-class FieldPath:
-    """A dotted path to a field: ``site``, ``value.site``, ``address.city``, ``meta.offset``.
-
-    ``get`` reads it (``MISSING`` when absent); ``set_in`` and ``delete_in`` change it in a fresh top-level copy
-    of the value, copying any nested mapping on the way, so the input record is never modified.
-    """
-
-    path: str
-    key: str | None  # the top-level key when the path is a plain key of the value: read with one dict.get
-    parts: tuple[str, ...]  # the path inside the value; () for meta/reject/raw, which cannot be set
-
-    @classmethod
-    def parse(cls, path: Any, option: str, *, writable: bool = False) -> FieldPath:
-        """Check a path given for ``option``; ``writable`` paths must name a field of the value."""
-        if not isinstance(path, str) or not path or "" in path.split("."):
-            raise ConfigError(f"{option}: expected a field name or a dotted path, found {path!r}")
-        head, _, rest = path.partition(".")
-        if head == "value":
-            parts = tuple(rest.split(".")) if rest else ()
-        elif head in _TOP:
-            parts = ()
-        else:
-            parts = tuple(path.split("."))
-        if writable and not parts:
-            raise ConfigError(f"{option}: {path!r} cannot be set; name a field of the value")
-        return cls(path, parts[0] if len(parts) == 1 else None, parts)
-
-    def get(self, record: Record, value: Mapping[str, Any]) -> Any:
-        """The field's value in ``record`` (whose decoded value is ``value``), or ``MISSING``."""
-        if self.key is not None:
-            return value.get(self.key, MISSING)
-        return resolve_path(record, self.path)
-
-    def get_in(self, mapping: Mapping[str, Any]) -> Any:
-        """The field's value inside ``mapping`` (a value, not a record), or ``MISSING``."""
-        node: Any = mapping
-        for part in self.parts:
-            if not isinstance(node, Mapping) or part not in node:
-                return MISSING
-            node = node[part]
-        return node if self.parts else MISSING
-
-    def set_in(self, copy: dict[str, Any], new: Any) -> None:
-        """Set the field in ``copy`` (a fresh copy of the value). Raises ValueError if a parent is not a mapping."""
-        parts = self.parts
-        target = copy
-        for i, part in enumerate(parts[:-1]):
-            child = target.get(part, MISSING)
-            if child is MISSING:
-                child = {}
-            elif isinstance(child, Mapping):
-                child = dict(child)
-            else:
-                raise ValueError(f"{'.'.join(parts[: i + 1])!r} is not an object")
-            target[part] = child
-            target = child
-        target[parts[-1]] = new
-
-    def delete_in(self, copy: dict[str, Any]) -> None:
-        """Remove the field from ``copy`` (a fresh copy of the value), if it is there."""
-        parts = self.parts
-        node: Any = copy
-        for part in parts[:-1]:
-            node = node.get(part) if isinstance(node, Mapping) else None
-        if not isinstance(node, Mapping) or parts[-1] not in node:
-            return
-        target = copy
-        for part in parts[:-1]:
-            child = dict(target[part])
-            target[part] = child
-            target = child
-        del target[parts[-1]]
-
-    def __str__(self) -> str:
-        return self.path
+__all__ = ["Condition", "Membership", "canonical"]
 
 
 def canonical(value: Any) -> Any:

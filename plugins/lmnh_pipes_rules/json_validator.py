@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from lmnh_pipes import Record
-
-from .decode import DecodeError, decode_object
+from lmnh_pipes import DecodeError, Record, decode_object
 
 __all__ = ["JsonValidator"]
 

@@ -8,12 +8,10 @@ from typing import Any, Final
 
 import attrs
 
-from lmnh_pipes import ConfigError, Record
+from lmnh_pipes import ConfigError, FieldPath, Record, describe_value, load_json_objects, show_value
 from lmnh_pipes.records import MISSING
 
-from .base import FieldRule, config_error, kind_of, show
-from .catalogue import load_catalogue
-from .conditions import FieldPath
+from .base import FieldRule, config_error
 
 __all__ = ["InCatalogue"]
 
@@ -23,17 +21,11 @@ _CANONICAL_DECIMAL: Final = re.compile(r"0|-?[1-9][0-9]*", re.ASCII)
 
 @attrs.frozen(kw_only=True, repr=False)
 class InCatalogue(FieldRule):
-    """The field names an object of a catalogue: JSON object files at ``catalogue`` (a folder, a glob, a file
-    or ``s3://bucket/prefix``) whose base names match ``pattern``, each identified by its ``key`` field.
+    """The field names an object of a catalogue: JSON object files at ``catalogue``, each identified by its
+    ``key`` field (through a ``format`` template such as ``EXH_{:02d}`` when given).
 
-    With ``format`` (a ``str.format`` template such as ``EXH_{:02d}``), the field must be an integer or a string
-    of a canonical decimal integer, and the template applied to that integer gives the key to look up. Without
-    it, the field's value itself (a string or an integer) is the key. ``target``, when given, is a field that
-    the accepted record gets set to the key (``exhibition: EXH_03``).
-
-    The catalogue is loaded by ``open()`` (or on first use): a location that does not exist, or holds no
-    matching file, or a file that is not a JSON object with a string or integer ``key``, or two files with the
-    same key, raise :class:`~lmnh_pipes.ConfigError`.
+    The catalogue is loaded by ``open()`` (or on first use); a missing or empty one, or two files with one key,
+    raise :class:`~lmnh_pipes.ConfigError`. Options: ``docs/validators.md``.
     """
 
     name: str = "in_catalogue"
@@ -83,14 +75,14 @@ class InCatalogue(FieldRule):
 
     def _load(self) -> frozenset[Any]:
         seen: dict[Any, str] = {}
-        for path, obj in load_catalogue(self.catalogue, self.pattern):
+        for path, obj in load_json_objects(self.catalogue, self.pattern, "catalogue"):
             if self.key not in obj:
                 raise ConfigError(f"catalogue file {path} has no {self.key!r} field")
             k = obj[self.key]
             if isinstance(k, bool) or not isinstance(k, str | int):
-                raise ConfigError(f"catalogue file {path}: {self.key} is {show(k)}, not a string or an integer")
+                raise ConfigError(f"catalogue file {path}: {self.key} is {show_value(k)}, not a string or an integer")
             if k in seen:
-                raise ConfigError(f"catalogue files {seen[k]} and {path} both have {self.key} {show(k)}")
+                raise ConfigError(f"catalogue files {seen[k]} and {path} both have {self.key} {show_value(k)}")
             seen[k] = path
         return frozenset(seen)
 
@@ -112,12 +104,14 @@ class InCatalogue(FieldRule):
             if k is MISSING:
                 number = _as_int(item)
                 if number is None:
-                    reason = f"{self.field} is {show(item)} ({kind_of(item)}), not a canonical decimal integer"
+                    reason = f"{self.field} is {describe_value(item)}, not a canonical decimal integer"
                     return record.rejected_by(self.name, reason, "types")
                 try:
                     k = self.format.format(number)
                 except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
-                    reason = f"{self.field} is {show(item)}, which cannot be formatted with {self.format!r}: {exc}"
+                    reason = (
+                        f"{self.field} is {show_value(item)}, which cannot be formatted with {self.format!r}: {exc}"
+                    )
                     return record.rejected_by(self.name, reason, "membership")
                 if len(memo) < _MEMO_SIZE:
                     memo[item] = k
@@ -128,7 +122,7 @@ class InCatalogue(FieldRule):
             # exact types: a catalogue key "3" or 3 is not matched by 3.0 or True
             found = (t is str or t is int) and item in keys
         if not found:
-            reason = f"{self.field} is {show(item)}: no {self.key} {show(k)} in catalogue {self.catalogue}"
+            reason = f"{self.field} is {show_value(item)}: no {self.key} {show_value(k)} in catalogue {self.catalogue}"
             return record.rejected_by(self.name, reason, "membership")
         target = self._target
         if target is None:

@@ -11,17 +11,13 @@ from typing import Any, Final
 
 import attrs
 
-from lmnh_pipes import Record
-from lmnh_pipes.records import MISSING, resolve_path
+from lmnh_pipes import FieldPath, Record, describe_value, show_names, show_value
+from lmnh_pipes.records import MISSING
 
-from .base import FieldRule, Rule, check_number, config_error, kind_of, show
-from .conditions import FieldPath, Membership
+from .base import FieldRule, Rule, check_number, config_error
+from .conditions import Membership
 
 __all__ = ["JSON_TYPES", "Keys", "OneOf", "Pattern", "Range", "SetFields", "Types"]
-
-
-def _names(keys: list[str]) -> str:
-    return ", ".join(show(k) for k in keys)
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -33,7 +29,7 @@ class Keys(Rule):
     with a null value.
 
     >>> Keys(required=["at", "site", "val"], allowed=["at", "site", "val"]).validate(Record.of({"at": 1})).reject
-    Rejection(validator='keys', reason="missing keys 'site', 'val'", rule='keys')
+    Rejection(validator='keys', reason="missing keys 'site' and 'val'", rule='keys')
     """
 
     name: str = "keys"
@@ -55,9 +51,9 @@ class Keys(Rule):
         if not required and allowed is None and not forbidden:
             raise config_error("required", "give at least one of required, allowed and forbidden")
         if required & forbidden:
-            raise config_error("forbidden", f"{_names(sorted(required & forbidden))} is also required")
+            raise config_error("forbidden", f"{show_names(sorted(required & forbidden))} is also required")
         if allowed is not None and allowed & forbidden:
-            raise config_error("forbidden", f"{_names(sorted(allowed & forbidden))} is also allowed")
+            raise config_error("forbidden", f"{show_names(sorted(allowed & forbidden))} is also allowed")
         object.__setattr__(self, "_required_order", tuple(dict.fromkeys(self.required)))
         object.__setattr__(self, "_allowed", allowed)
         object.__setattr__(self, "_forbidden", forbidden)
@@ -67,15 +63,17 @@ class Keys(Rule):
             if k not in value:
                 missing = [k for k in self._required_order if k not in value]
                 s = "s" if len(missing) > 1 else ""
-                return record.rejected_by(self.name, f"missing key{s} {_names(missing)}", "keys")
+                return record.rejected_by(self.name, f"missing key{s} {show_names(missing)}", "keys")
         if self._forbidden and not self._forbidden.isdisjoint(value):
             k = next(k for k in self.forbidden if k in value)
-            return record.rejected_by(self.name, f"forbidden key {show(k)} is present ({show(value[k])})", "keys")
+            return record.rejected_by(
+                self.name, f"forbidden key {show_names([k])} is present ({show_value(value[k])})", "keys"
+            )
         allowed = self._allowed
         if allowed is not None and not allowed.issuperset(value):
             extra = [k for k in value if k not in allowed]
             s = "s" if len(extra) > 1 else ""
-            return record.rejected_by(self.name, f"unexpected key{s} {_names(extra)}", "keys")
+            return record.rejected_by(self.name, f"unexpected key{s} {show_names(extra)}", "keys")
         return record
 
 
@@ -144,11 +142,11 @@ class Types(Rule):
 
     def _check(self, record: Record, value: Mapping[str, Any]) -> Record:
         for path, allowed, spec in self._checks:
-            item = value.get(path.key, MISSING) if path.key is not None else resolve_path(record, path.path)
+            item = value.get(path.key, MISSING) if path.key is not None else path.resolve(record)
             if item is MISSING:
                 continue
             if (_TYPE_OF.get(type(item)) or _type_of(item)) not in allowed:
-                reason = f"{path} is {show(item)} ({kind_of(item)}), expected {spec}"
+                reason = f"{path} is {describe_value(item)}, expected {spec}"
                 return record.rejected_by(self.name, reason, "types")
         return record
 
@@ -183,16 +181,16 @@ class Range(FieldRule):
     def _check_value(self, record: Record, value: Mapping[str, Any], item: Any) -> Record:
         t = type(item)
         if t is not int and t is not float and (isinstance(item, bool) or not isinstance(item, int | float)):
-            reason = f"{self.field} is {show(item)} ({kind_of(item)}), not a number"
+            reason = f"{self.field} is {describe_value(item)}, not a number"
             return record.rejected_by(self.name, reason, "types")
         if self._low <= item <= self._high:
             return record
         if item < self._low:
-            reason = f"{self.field} is {show(item)}, below the minimum {show(_tidy_number(self.min))}"
+            reason = f"{self.field} is {show_value(item)}, below the minimum {show_value(_tidy_number(self.min))}"
         elif item > self._high:
-            reason = f"{self.field} is {show(item)}, above the maximum {show(_tidy_number(self.max))}"
+            reason = f"{self.field} is {show_value(item)}, above the maximum {show_value(_tidy_number(self.max))}"
         else:
-            reason = f"{self.field} is {show(item)}, not a number in range"
+            reason = f"{self.field} is {show_value(item)}, not a number in range"
         return record.rejected_by(self.name, reason, "range")
 
 
@@ -205,7 +203,7 @@ class OneOf(FieldRule):
     """Membership in a list of JSON values: ``values: [0, 1]``. ``true`` is not ``1`` and ``1.0`` is not ``1``.
 
     >>> OneOf(field="type", values=[0, 1]).validate(Record.of({"type": True})).reject.reason
-    'type is True, not one of [0, 1]'
+    'type is true, not one of [0, 1]'
     """
 
     name: str = "one_of"
@@ -222,7 +220,7 @@ class OneOf(FieldRule):
         if item in self._members:
             return record
         return record.rejected_by(
-            self.name, f"{self.field} is {show(item)}, not one of {show(list(self.values))}", "membership"
+            self.name, f"{self.field} is {show_value(item)}, not one of {show_value(list(self.values))}", "membership"
         )
 
 
@@ -231,7 +229,7 @@ class Pattern(FieldRule):
     """A string that the regular expression ``regex`` matches entirely (ASCII classes: ``\\d`` is 0-9 only).
 
     >>> Pattern(field="site", regex="0|[1-9][0-9]*").validate(Record.of({"site": "03"})).reject.reason
-    "site is '03', which does not match '0|[1-9][0-9]*'"
+    'site is "03", which does not match "0|[1-9][0-9]*"'
     """
 
     name: str = "pattern"
@@ -250,11 +248,11 @@ class Pattern(FieldRule):
 
     def _check_value(self, record: Record, value: Mapping[str, Any], item: Any) -> Record:
         if not isinstance(item, str):
-            reason = f"{self.field} is {show(item)} ({kind_of(item)}), expected a string"
+            reason = f"{self.field} is {describe_value(item)}, expected a string"
             return record.rejected_by(self.name, reason, "types")
         if self._compiled.fullmatch(item) is not None:
             return record
-        reason = f"{self.field} is {show(item)}, which does not match {show(self.regex)}"
+        reason = f"{self.field} is {show_value(item)}, which does not match {show_value(self.regex)}"
         return record.rejected_by(self.name, reason, "pattern")
 
 

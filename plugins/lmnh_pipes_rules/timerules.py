@@ -3,45 +3,31 @@
 from __future__ import annotations
 
 import math
-import re
 import time as _time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import attrs
 
-from lmnh_pipes import Record
-from lmnh_pipes.records import MISSING, resolve_path
+from lmnh_pipes import (
+    FieldPath,
+    Record,
+    TimestampError,
+    describe_value,
+    parse_rfc3339,
+    parse_rfc3339_exact,
+    parse_time_of_day,
+    parse_time_zone,
+    show_value,
+)
+from lmnh_pipes.records import MISSING
 
-from .base import FieldRule, Rule, check_number, config_error, kind_of, show
-from .conditions import FieldPath, canonical
-from .timestamps import TimestampError, parse_rfc3339, parse_rfc3339_exact
+from .base import FieldRule, Rule, check_number, config_error
+from .conditions import canonical
 
-__all__ = ["Debounce", "NotFuture", "TimeWindow", "Timestamp", "parse_time_of_day", "zone"]
-
-
-def zone(name: Any, option: str = "timezone") -> ZoneInfo:
-    """The IANA time zone ``name``; a ConfigError naming ``option`` if there is none."""
-    if not isinstance(name, str) or not name:
-        raise config_error(option, f"expected an IANA time zone name such as 'Europe/London', found {name!r}")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise config_error(option, f"unknown time zone {name!r}") from None
-
-
-_TIME_OF_DAY: Final = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9])(?:\.([0-9]{1,6}))?)?", re.ASCII)
-
-
-def parse_time_of_day(text: Any, option: str) -> time:
-    """``08:45``, ``08:45:00`` or ``08:45:00.5`` as a time; a ConfigError naming ``option`` otherwise."""
-    m = _TIME_OF_DAY.fullmatch(text) if isinstance(text, str) else None
-    if m is None:
-        raise config_error(option, f"expected a time of day HH:MM or HH:MM:SS[.ffffff], found {text!r}")
-    hour, minute, second, frac = m.groups()
-    return time(int(hour), int(minute), int(second or 0), int((frac or "").ljust(6, "0")))
+__all__ = ["Debounce", "NotFuture", "TimeWindow", "Timestamp"]
 
 
 def _aware(item: Any, field: str) -> tuple[datetime, bool] | str:
@@ -49,14 +35,14 @@ def _aware(item: Any, field: str) -> tuple[datetime, bool] | str:
     or the reason why not."""
     if isinstance(item, datetime):
         if item.utcoffset() is None:
-            return f"{field} is {show(item)}, a naive datetime (no UTC offset)"
+            return f"{field} is {show_value(item)}, a naive datetime (no UTC offset)"
         return item, False
     if isinstance(item, str):
         try:
             return parse_rfc3339_exact(item)
         except TimestampError as exc:
-            return f"{field} is {show(item)}, which {exc}"
-    return f"{field} is {show(item)} ({kind_of(item)}), expected an RFC 3339 timestamp string"
+            return f"{field} is {show_value(item)}, which {exc}"
+    return f"{field} is {describe_value(item)}, expected an RFC 3339 timestamp string"
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -75,7 +61,7 @@ class Timestamp(FieldRule):
             try:
                 return self._replaced(record, value, parse_rfc3339(item))
             except TimestampError as exc:
-                return record.rejected_by(self.name, f"{self.field} is {show(item)}, which {exc}", "timestamp")
+                return record.rejected_by(self.name, f"{self.field} is {show_value(item)}, which {exc}", "timestamp")
         parsed = _aware(item, self.field)
         if isinstance(parsed, str):
             return record.rejected_by(self.name, parsed, "timestamp")
@@ -105,7 +91,7 @@ class TimeWindow(FieldRule):
         super()._prepare()
         start = parse_time_of_day(self.start, "start")
         end = parse_time_of_day(self.end, "end")
-        object.__setattr__(self, "_zone", zone(self.timezone))
+        object.__setattr__(self, "_zone", parse_time_zone(self.timezone, "timezone"))
         object.__setattr__(self, "_start", start)
         object.__setattr__(self, "_end", end)
         object.__setattr__(self, "_wraps", start > end)
@@ -115,7 +101,7 @@ class TimeWindow(FieldRule):
             try:
                 when, beyond = parse_rfc3339_exact(item)
             except TimestampError as exc:
-                return record.rejected_by(self.name, f"{self.field} is {show(item)}, which {exc}", "timestamp")
+                return record.rejected_by(self.name, f"{self.field} is {show_value(item)}, which {exc}", "timestamp")
         else:
             parsed = _aware(item, self.field)
             if isinstance(parsed, str):
@@ -124,7 +110,7 @@ class TimeWindow(FieldRule):
         try:
             local = when.astimezone(self._zone)
         except (OverflowError, ValueError):  # 0001-01-01T00:00:00+01:00 has no UTC equivalent
-            return record.rejected_by(self.name, f"{self.field} is {show(item)}, out of range", "timestamp")
+            return record.rejected_by(self.name, f"{self.field} is {show_value(item)}, out of range", "timestamp")
         t = local.time()
         end = self._end
         if self._wraps:
@@ -134,7 +120,7 @@ class TimeWindow(FieldRule):
         if inside:
             return record
         shown = t.isoformat(timespec="microseconds") + (" plus a fraction of a microsecond" if beyond else "")
-        reason = f"{self.field} is {show(item)}, {shown} in {self.timezone}, outside {self.start}..{self.end}"
+        reason = f"{self.field} is {show_value(item)}, {shown} in {self.timezone}, outside {self.start}..{self.end}"
         return record.rejected_by(self.name, reason, "hours")
 
 
@@ -174,7 +160,7 @@ class NotFuture(FieldRule):
         if ahead <= self._tolerance:
             return record
         seconds = _secs(ahead.total_seconds())
-        reason = f"{self.field} is {show(item)}, {seconds} s in the future (tolerance {_secs(self.tolerance)} s)"
+        reason = f"{self.field} is {show_value(item)}, {seconds} s in the future (tolerance {_secs(self.tolerance)} s)"
         return record.rejected_by(self.name, reason, "future")
 
 
@@ -236,7 +222,7 @@ class Debounce(Rule):
             now: float | None = self.clock()
         else:
             path = self._time_path
-            item = value.get(path.key, MISSING) if path.key is not None else resolve_path(record, path.path)
+            item = value.get(path.key, MISSING) if path.key is not None else path.resolve(record)
             now = _seconds(item)
         if now is None:
             return record
@@ -246,7 +232,7 @@ class Debounce(Rule):
             return record
         last = self._last.get(key)
         if last is not None and abs(now - last) <= self.window:
-            shown = ", ".join(f"{p}={show(p.get(record, value))}" for p in self._paths)
+            shown = ", ".join(f"{p}={show_value(p.get(record, value))}" for p in self._paths)
             reason = (
                 f"a repeat of {shown} {_secs(abs(now - last))} s after an accepted one (window {_secs(self.window)} s)"
             )

@@ -70,7 +70,20 @@ def test_the_runner_knows_components_and_the_plan_not_the_pipeline():
 
 #: The core's layers, bottom first, as ARCHITECTURE.md draws them: a module imports from its own layer or below.
 LAYERS: dict[str, tuple[str, ...]] = {
-    "foundations": ("records", "errors", "environ", "logs", "tuning", "retry", "batching"),
+    "foundations": (
+        "records",
+        "errors",
+        "values",
+        "decoding",
+        "timestamps",
+        "timeofday",
+        "jsonfiles",
+        "environ",
+        "logs",
+        "tuning",
+        "retry",
+        "batching",
+    ),
     "contracts": ("interfaces", "capabilities", "delivery", "registry", "hookspecs"),
     "deciding and reporting": ("conformance", "plan", "report", "metrics", "http"),
     "running": ("validation", "stopping", "writer", "runner"),

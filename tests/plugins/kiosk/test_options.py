@@ -27,7 +27,7 @@ from .conftest import LATER, fixed, message, rule_of
         ({"close": "18:15:00Z"}, "close: expected"),
         ({"open": "18:16", "close": "18:15"}, "open: '18:16' is after close '18:15'"),
         ({"timezone": "Mars/Olympus_Mons"}, "timezone: unknown time zone 'Mars/Olympus_Mons'"),
-        ({"timezone": ""}, "timezone: unknown time zone"),
+        ({"timezone": ""}, "timezone: expected an IANA time zone name"),
         ({"timezone": "../../etc/passwd"}, "timezone: unknown time zone"),
         ({"max_future_seconds": -1.0}, "max_future_seconds: expected a number >= 0"),
         ({"max_future_seconds": float("nan")}, "max_future_seconds: expected a number >= 0"),

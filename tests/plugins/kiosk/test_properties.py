@@ -9,10 +9,9 @@ from datetime import datetime
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lmnh_pipes import Record
+from lmnh_pipes import Record, parse_rfc3339
 from lmnh_pipes.testing import check_validator
 from lmnh_pipes_kiosk import KioskValidator
-from lmnh_pipes_rules.timestamps import parse_rfc3339
 
 from .conftest import EXHIBITIONS, LATER, rule_of
 

@@ -72,7 +72,7 @@ def test_minus_zero_is_zero(kiosk):
         (b'{"at": "\xff", "site": "3", "val": 2}', "UTF-8"),
         (b"[1, 2]", "an array"),
         (b'"rating"', "a string"),
-        (b"3", "a number"),
+        (b"3", "found 3 (an integer)"),
         (b"null", "null"),
         (b"", "empty"),
         (b"  \n", "empty"),

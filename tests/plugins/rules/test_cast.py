@@ -49,8 +49,8 @@ def test_int_rejects(bad):
 
 
 def test_int_reason_mentions_integral_floats_when_it_would_help():
-    assert reason(Cast(fields={"v": "int"}), {"v": "1.0"}) == "v is '1.0', not an integer (integral_floats is off)"
-    assert reason(Cast(fields={"v": "int"}), {"v": "x"}) == "v is 'x', not an integer"
+    assert reason(Cast(fields={"v": "int"}), {"v": "1.0"}) == 'v is "1.0", not an integer (integral_floats is off)'
+    assert reason(Cast(fields={"v": "int"}), {"v": "x"}) == 'v is "x", not an integer'
 
 
 @pytest.mark.parametrize(("text", "expected"), [("1.0", 1), ("-1.00", -1), ("0.0", 0), ("4", 4), (2.0, 2)])
@@ -172,7 +172,7 @@ def test_missing_fields_are_skipped_and_input_untouched():
 
 def test_first_failure_is_reported():
     out = run(HISTORICAL, {"at": "2023-09-01 08:03:41", "site": "3", "val": "INF", "type": "ERR"})
-    assert out.reject.reason == "val is 'INF', not an integer"
+    assert out.reject.reason == 'val is "INF", not an integer'
     assert out.reject.validator == "cast"
 
 

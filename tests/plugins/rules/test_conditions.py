@@ -8,7 +8,7 @@ import pytest
 
 from lmnh_pipes import ConfigError, Record
 from lmnh_pipes.records import MISSING
-from lmnh_pipes_rules import Condition, FieldPath, Keys, Membership, OneOf, Range, SetFields
+from lmnh_pipes_rules import Condition, Keys, Membership, OneOf, Range, SetFields
 
 from .helpers import reason, run
 
@@ -102,35 +102,3 @@ def test_membership_negative_zero_and_other_hashables():
     day = dt.date(2024, 1, 1)  # YAML can give a date
     assert day in Membership([day])
     assert "2024-01-01" not in Membership([day])
-
-
-def test_field_path_parse_and_get():
-    record = Record.of({"a": {"b": 1}, "site": "3"}, offset=4)
-    assert FieldPath.parse("site", "field").key == "site"
-    assert FieldPath.parse("value.site", "field").key == "site"
-    assert FieldPath.parse("a.b", "field").get(record, record.value) == 1
-    assert FieldPath.parse("a.c", "field").get(record, record.value) is MISSING
-    assert FieldPath.parse("meta.offset", "field").get(record, record.value) == 4
-    for bad in ("", ".a", "a.", "a..b", 3, None):
-        with pytest.raises(ConfigError):
-            FieldPath.parse(bad, "field")
-    for unsettable in ("meta.offset", "raw", "value"):
-        with pytest.raises(ConfigError, match="cannot be set"):
-            FieldPath.parse(unsettable, "target", writable=True)
-
-
-def test_field_path_set_and_delete_copy_nested_objects():
-    original = {"a": {"b": 1, "c": 2}, "x": 0}
-    copy = dict(original)
-    FieldPath.parse("a.b", "f").set_in(copy, 9)
-    assert copy == {"a": {"b": 9, "c": 2}, "x": 0}
-    assert original == {"a": {"b": 1, "c": 2}, "x": 0}
-    copy = dict(original)
-    FieldPath.parse("a.c", "f").delete_in(copy)
-    assert copy == {"a": {"b": 1}, "x": 0}
-    assert original["a"] == {"b": 1, "c": 2}
-    copy = dict(original)
-    FieldPath.parse("a.zz.q", "f").delete_in(copy)
-    assert copy == original
-    with pytest.raises(ValueError, match="'x' is not an object"):
-        FieldPath.parse("x.y", "f").set_in(dict(original), 1)

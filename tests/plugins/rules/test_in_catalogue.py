@@ -56,7 +56,7 @@ def test_unknown_sites_are_rejected(site):
 
 def test_reason_names_the_value_the_key_and_the_catalogue():
     assert reason(exhibitions(), {"site": "6"}) == (
-        f"site is '6': no EXHIBITION_ID 'EXH_06' in catalogue {EXHIBITIONS}"
+        f'site is "6": no EXHIBITION_ID "EXH_06" in catalogue {EXHIBITIONS}'
     )
 
 
@@ -139,7 +139,7 @@ def test_objects_without_the_key_are_a_config_error():
 
 def test_duplicate_keys_are_a_config_error(catalogue):
     shutil.copy(catalogue / "lmnh_exhibition_dino.json", catalogue / "lmnh_exhibition_dino2.json")
-    with pytest.raises(ConfigError, match="both have EXHIBITION_ID 'EXH_05'"):
+    with pytest.raises(ConfigError, match='both have EXHIBITION_ID "EXH_05"'):
         exhibitions(catalogue=str(catalogue)).open()
 
 

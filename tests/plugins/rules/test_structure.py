@@ -21,7 +21,7 @@ KIOSK_KEYS = ["at", "site", "val"]
 def test_keys_required_names_every_missing_key_in_order():
     v = Keys(required=KIOSK_KEYS)
     assert reason(v, {"at": "x", "site": "3", "val": 2}) is None
-    assert reason(v, {"site": "3"}) == "missing keys 'at', 'val'"
+    assert reason(v, {"site": "3"}) == "missing keys 'at' and 'val'"
     assert reason(v, {"at": "x", "site": "3"}) == "missing key 'val'"
     assert rule(v, {"site": "3"}) == "keys"
 
@@ -34,13 +34,13 @@ def test_keys_allowed_rejects_extra_keys_and_includes_required():
     v = Keys(required=["at"], allowed=["site", "val"])
     assert reason(v, {"at": 1, "site": 2, "val": 3}) is None
     assert reason(v, {"at": 1, "type": None}) == "unexpected key 'type'"
-    assert reason(v, {"at": 1, "type": 0, "x": 1}) == "unexpected keys 'type', 'x'"
+    assert reason(v, {"at": 1, "type": 0, "x": 1}) == "unexpected keys 'type' and 'x'"
 
 
 def test_keys_forbidden_rejects_even_a_null_value():
     v = Keys(forbidden=["type"])
     assert reason(v, {"val": 2}) is None
-    assert reason(v, {"val": 2, "type": None}) == "forbidden key 'type' is present (None)"
+    assert reason(v, {"val": 2, "type": None}) == "forbidden key 'type' is present (null)"
 
 
 def test_keys_empty_allowed_means_no_keys():
@@ -107,9 +107,9 @@ def test_types_union_and_reason():
     v = Types(fields={"val": "integer", "type": "integer|null"})
     assert reason(v, {"val": 2, "type": None}) is None
     assert reason(v, {"val": 2, "type": 1}) is None
-    assert reason(v, {"val": 3.0}) == "val is 3.0 (a number), expected integer"
-    assert reason(v, {"val": 2, "type": "INF"}) == "type is 'INF' (a string), expected integer|null"
-    assert reason(v, {"val": True}) == "val is True (a boolean), expected integer"
+    assert reason(v, {"val": 3.0}) == "val is 3.0 (a float), expected integer"
+    assert reason(v, {"val": 2, "type": "INF"}) == 'type is "INF" (a string), expected integer|null'
+    assert reason(v, {"val": True}) == "val is true (a boolean), expected integer"
 
 
 def test_types_skips_missing_fields():
@@ -119,7 +119,7 @@ def test_types_skips_missing_fields():
 def test_types_checks_fields_in_order_and_nested_paths():
     v = Types(fields={"a": "string", "b.c": "integer"})
     assert reason(v, {"a": 1, "b": {"c": "x"}}) == "a is 1 (an integer), expected string"
-    assert reason(v, {"a": "x", "b": {"c": "x"}}) == "b.c is 'x' (a string), expected integer"
+    assert reason(v, {"a": "x", "b": {"c": "x"}}) == 'b.c is "x" (a string), expected integer'
     assert reason(v, {"a": "x", "b": {"c": 3}}) is None
 
 
@@ -203,7 +203,7 @@ def test_one_of_is_strict_about_booleans_and_floats():
     v = OneOf(field="type", values=[0, 1])
     assert reason(v, {"type": 0}) is None
     assert reason(v, {"type": 1}) is None
-    assert reason(v, {"type": True}) == "type is True, not one of [0, 1]"
+    assert reason(v, {"type": True}) == "type is true, not one of [0, 1]"
     assert reason(v, {"type": False}) is not None
     assert reason(v, {"type": 1.0}) is not None
     assert reason(v, {"type": "1"}) is not None
@@ -282,7 +282,7 @@ def test_pattern_ascii_digit_class_and_reason():
     assert reason(v, {"site": "12"}) is None
     assert reason(v, {"site": "\uff11"}) is not None
     assert reason(Pattern(field="site", regex=CANONICAL), {"site": "03"}) == (
-        "site is '03', which does not match '0|[1-9][0-9]*'"
+        'site is "03", which does not match "0|[1-9][0-9]*"'
     )
 
 

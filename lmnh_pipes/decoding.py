@@ -18,6 +18,8 @@ from typing import Any, Final
 
 import msgspec
 
+from .values import describe_value
+
 __all__ = ["MAX_DEPTH", "DecodeError", "decode_object", "decode_value"]
 
 MAX_DEPTH: Final = 64
@@ -63,7 +65,7 @@ def decode_object(raw: bytes | str) -> dict[str, Any]:
                 return value
     value = decode_value(raw)
     if not isinstance(value, dict):
-        raise DecodeError(f"expected a JSON object, found {_json_type(value)}")
+        raise DecodeError(f"expected a JSON object, found {describe_value(value)}")
     return value
 
 
@@ -145,17 +147,3 @@ def _too_deep(text: str) -> bool:
         elif ch in "]}":
             depth -= 1
     return False
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__

@@ -1,7 +1,7 @@
-"""Reading a catalogue of JSON objects with smart-open: a local folder, a glob, a file, or ``s3://bucket/prefix``.
+"""Reading a set of JSON object files with smart-open: a local folder, a glob, a file, or ``s3://bucket/prefix``.
 
-S3 listing uses boto3's own configuration, so ``AWS_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_S3``) points it at an
-S3-compatible server.
+For a validator that loads reference data when it opens. S3 listing uses boto3's own configuration, so
+``AWS_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_S3``) points it at an S3-compatible server.
 """
 
 from __future__ import annotations
@@ -11,42 +11,47 @@ import glob
 import os
 from typing import Any
 
-from lmnh_pipes import ConfigError
+from .decoding import DecodeError, decode_object
+from .errors import ConfigError
 
-from .decode import DecodeError, decode_object
-
-__all__ = ["list_locations", "load_catalogue"]
+__all__ = ["list_locations", "load_json_objects"]
 
 _GLOB_CHARS = "*?["
 
 
-def load_catalogue(location: str, pattern: str = "*.json") -> list[tuple[str, dict[str, Any]]]:
-    """Read every JSON object file at ``location`` whose base name matches ``pattern``.
+def load_json_objects(
+    location: str, pattern: str = "*.json", what: str = "location"
+) -> list[tuple[str, dict[str, Any]]]:
+    """Read every JSON object file at ``location`` whose base name matches ``pattern``, each decoded by
+    :func:`~lmnh_pipes.decoding.decode_object`.
 
-    Returns ``(path, object)`` pairs in path order. Raises :class:`ConfigError` when nothing matches, or when a
-    file cannot be read or is not one JSON object.
+    Returns ``(path, object)`` pairs in path order. Raises :class:`ConfigError` when ``location`` does not exist
+    or nothing matches, or when a file cannot be read or is not one JSON object. Messages call the location
+    ``what`` (the caller's option name): ``reference '/data' does not exist``.
     """
     import smart_open
 
-    paths = list_locations(location, pattern)
+    paths = list_locations(location, pattern, what)
     if not paths:
-        raise ConfigError(f"catalogue {location!r} holds no file matching {pattern!r}")
+        raise ConfigError(f"{what} {location!r} holds no file matching {pattern!r}")
     items = []
     for path in paths:
         try:
             with smart_open.open(path, "rb", transport_params=_transport(path)) as fh:
                 items.append((path, decode_object(fh.read())))
         except DecodeError as exc:
-            raise ConfigError(f"catalogue file {path}: {exc}") from None
+            raise ConfigError(f"{what} file {path}: {exc}") from None
         except Exception as exc:
-            raise ConfigError(f"catalogue file {path} cannot be read: {exc}") from None
+            raise ConfigError(f"{what} file {path} cannot be read: {exc}") from None
     return items
 
 
-def list_locations(location: str, pattern: str = "*") -> list[str]:
-    """Expand a folder, glob, file or ``s3://`` location into sorted file paths matching ``pattern``."""
+def list_locations(location: str, pattern: str = "*", what: str = "location") -> list[str]:
+    """Expand a folder, glob, file or ``s3://`` location into sorted file paths matching ``pattern``.
+
+    Raises :class:`ConfigError`, calling the location ``what``, when it does not exist or cannot be listed."""
     if location.startswith("s3://"):
-        return _list_s3(location, pattern)
+        return _list_s3(location, pattern, what)
     if "://" in location:
         return [location]  # one remote object (https://...): nothing to list
     if any(c in location for c in _GLOB_CHARS):
@@ -62,10 +67,10 @@ def list_locations(location: str, pattern: str = "*") -> list[str]:
         )
     if os.path.isfile(location):
         return [location]
-    raise ConfigError(f"catalogue {location!r} does not exist")
+    raise ConfigError(f"{what} {location!r} does not exist")
 
 
-def _list_s3(location: str, pattern: str) -> list[str]:
+def _list_s3(location: str, pattern: str, what: str) -> list[str]:
     import boto3
 
     bucket, _, key = location[len("s3://") :].partition("/")
@@ -88,11 +93,11 @@ def _list_s3(location: str, pattern: str) -> list[str]:
                     and not prefix.endswith("/")
                     and name[len(prefix) :][:1] not in ("", "/")
                 ):
-                    continue  # s3://bucket/exhibitions is a folder: not exhibitions-old/...
+                    continue  # s3://bucket/data is a folder: not data-old/...
                 if fnmatch.fnmatchcase(name.rsplit("/", 1)[-1], pattern):
                     found.append(name)
     except Exception as exc:
-        raise ConfigError(f"catalogue {location!r} cannot be listed: {exc}") from None
+        raise ConfigError(f"{what} {location!r} cannot be listed: {exc}") from None
     return [f"s3://{bucket}/{k}" for k in sorted(found)]
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmnh_pipes_rules import DecodeError, JsonValidator, decode_object, decode_value
-from lmnh_pipes_rules.decode import MAX_DEPTH
+from lmnh_pipes import DecodeError, decode_object, decode_value
+from lmnh_pipes.decoding import MAX_DEPTH
 
 
 def reference(raw: bytes) -> dict[str, Any]:
@@ -92,13 +93,13 @@ def test_any_bytes(raw: bytes) -> None:
         (b'{"a": NaN}', "NaN is not valid JSON"),
         (b"\xef\xbb\xbf{}", "byte-order mark"),
         (b'{"a": "\xff"}', "not valid UTF-8"),
-        (b"[1]", "expected a JSON object, found an array"),
+        (b"[1]", "expected a JSON object, found [1] (an array)"),
         (b'{"a": 1} x', "not valid JSON"),
         (b'{"a":' + b"[" * MAX_DEPTH + b"]" * MAX_DEPTH + b"}", f"deeper than {MAX_DEPTH}"),
     ],
 )
 def test_refusals_keep_their_reasons(raw: bytes, reason: str) -> None:
-    with pytest.raises(DecodeError, match=reason.replace("[", r"\[")):
+    with pytest.raises(DecodeError, match=re.escape(reason)):
         decode_object(raw)
 
 
@@ -124,7 +125,7 @@ def test_accepted_values_are_the_standard_librarys(raw: bytes) -> None:
 
 def test_the_fast_path_decodes_a_kiosk_message_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the standard library's path, the usual message still decodes: the fast path is taken."""
-    from lmnh_pipes_rules import decode
+    from lmnh_pipes import decoding as decode
 
     def refuse(raw: bytes | str) -> Any:
         raise AssertionError("the standard library's path was taken")
@@ -134,11 +135,3 @@ def test_the_fast_path_decodes_a_kiosk_message_alone(monkeypatch: pytest.MonkeyP
     assert decode_object(raw) == {"at": "2024-05-01T10:00:00.123456+01:00", "site": "3", "val": 2}
     with pytest.raises(AssertionError, match="standard library"):  # a repeated key is left to it
         decode_object(b'{"a": 1, "a": 2}')
-
-
-def test_the_json_validator_rejects_a_repeated_key_with_its_name() -> None:
-    from lmnh_pipes import Record
-
-    out = JsonValidator().validate(Record(raw=b'{"at": "x", "site": "3", "val": 1, "val": 2}'))
-    assert out.reject is not None
-    assert (out.reject.rule, out.reject.reason) == ("json", "duplicate key 'val'")
