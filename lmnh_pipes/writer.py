@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 
 import attrs
 
@@ -20,20 +21,21 @@ __all__ = ["Batch", "Writer"]
 log = logging.getLogger("lmnh_pipes.runner")
 
 
-@attrs.define(kw_only=True)
+@attrs.frozen(kw_only=True)
 class Batch:
     """One batch on its way: validated on the main thread, written on the writer thread, then acknowledged.
 
     ``records`` are every record read, in read order, each accepted or rejected: what is acknowledged to the
-    source. The writer fills in the rest: ``accepted`` and ``rejected`` as they finally are (a sink may refuse a
-    record for its content, which then becomes a reject), and how many rows each sink wrote.
+    source. :meth:`Writer.write` returns the batch with the rest filled in: ``accepted`` and ``rejected`` as they
+    finally are (a sink may refuse a record for its content, which then becomes a reject), and how many rows each
+    sink wrote.
     """
 
-    records: list[Record]
+    records: Sequence[Record]
     #: When validation began (``time.monotonic()``), for the batch-latency metric.
     started: float
-    accepted: list[Record] = attrs.field(factory=list)
-    rejected: list[Record] = attrs.field(factory=list)
+    accepted: Sequence[Record] = ()
+    rejected: Sequence[Record] = ()
     written: int = 0
     rejects_written: int = 0
 
@@ -61,12 +63,13 @@ class Writer:
         accepted = [r for r in batch.records if r.reject is None]
         rejected = [r for r in batch.records if r.reject is not None]
         outside = [] if plan.rejects_joined else rejected
+        rejects_written = 0
         while True:
             if outside and rejects is not None:
                 retry.call("writing to the rejects sink", functools.partial(rejects.write, outside))
-                batch.rejects_written += len(outside)
+                rejects_written += len(outside)
             try:
-                batch.written = self._write_rows(accepted, rejected)
+                written = self._write_rows(accepted, rejected)
             except RecordRejectedError as exc:
                 refused = self._refused(exc, accepted)
                 accepted = [r for r in accepted if id(r) not in refused]
@@ -74,9 +77,10 @@ class Writer:
                 outside = [] if plan.rejects_joined else list(refused.values())
                 continue
             if plan.rejects_joined:
-                batch.rejects_written += len(rejected)
-            batch.accepted, batch.rejected = accepted, rejected
-            return batch
+                rejects_written += len(rejected)
+            return attrs.evolve(
+                batch, accepted=accepted, rejected=rejected, written=written, rejects_written=rejects_written
+            )
 
     def _write_rows(self, accepted: list[Record], rejected: list[Record]) -> int:
         """Write the rows (and, exactly-once, the positions and joined rejects); how many rows were written."""
