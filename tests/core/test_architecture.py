@@ -98,3 +98,32 @@ def test_each_module_imports_only_from_its_layer_or_below():
     assert set(graph) == set(level), f"place these in LAYERS and ARCHITECTURE.md: {set(graph) ^ set(level)}"
     upward = [f"{m} -> {i}" for m, imports in graph.items() for i in imports if level[i] > level[m]]
     assert upward == []
+
+
+def test_the_cores_messages_use_no_plugin_vocabulary():
+    """Strings the core may show a user (not docstrings) speak of sources, sinks and positions, never of what a
+    plug-in calls them: the plug-in supplies those words (see ``lmnh_pipes.delivery.NamedPositions``)."""
+    import re
+
+    # (``topic``, ``partition`` and ``offset`` are the core's own: a record's ``meta`` has them for every source.)
+    words = re.compile(r"\b(kafka|librdkafka|postgres|postgresql|psycopg|csv|append)\b", re.IGNORECASE)
+    found = []
+    for path in sorted(CORE.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        found += [
+            f"{path.name}:{node.lineno}: {node.value[:60]!r}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and words.search(node.value)
+        ]
+    assert found == []
