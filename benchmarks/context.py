@@ -18,7 +18,7 @@ from .servers import Servers
 
 __all__ = ["Context"]
 
-#: Tansu makes every JoinGroup wait session.timeout.ms / 2 (see TEST-SERVERS.md): 6 s keeps that at ~3 s.
+#: Tansu makes every JoinGroup wait session.timeout.ms / 2 (see tests/fixtures/kafka.py): 6 s keeps that at ~3 s.
 GROUP_SETTINGS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
 
 _ids = itertools.count()

@@ -1,6 +1,6 @@
 """The kiosk traffic generator behind ``kiosk_simulator``, with the known truth of every message.
 
-The mix (defaults from the live sample in ``lmnh-data.md``): each message is a valid request with probability
+The mix (defaults from the live sample in ``docs/museum.md``): each message is a valid request with probability
 ``request_share`` (0.025; an emergency with probability ``emergency_share`` among requests), an invalid message with
 probability ``invalid_share`` (0.168), and otherwise a valid rating (0.807). An invalid message's kind is drawn from
 ``invalid_kinds`` with probability proportional to the kind's weight in :data:`KINDS`. The weights of the default

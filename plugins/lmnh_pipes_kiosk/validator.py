@@ -1,4 +1,4 @@
-"""The ``kiosk`` validator: the museum's eight rules of ``lmnh-data.md``, checked in order.
+"""The ``kiosk`` validator: the museum's eight rules of ``docs/museum.md``, checked in order.
 
 Each rejection names the rule that failed (``reject.rule``) and says which key held which value:
 

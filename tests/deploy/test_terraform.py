@@ -304,5 +304,9 @@ def test_user_data_writes_the_repository_files_and_they_load(rendered: dict[str,
     )
     assert pipeline.name == "kiosk-to-postgres"
     assert (pipeline.source.username, pipeline.source.password) == (TFVARS["USERNAME"], TFVARS["PASSWORD"])
-    dsn = f"host={DB['address']} port=5432 dbname=museum user=lmnh sslmode=require"
-    assert lmnh_pipes.load(EXAMPLES / "catalogue.yaml", environ={"DSN": dsn, "CATALOGUE": str(catalogue)})
+    # The catalogue step reads the same env file as the service.
+    loaded = lmnh_pipes.load(
+        EXAMPLES / "catalogue.yaml", env_file=tmp_path / "museum.env", environ={"CATALOGUE": str(catalogue)}
+    )
+    assert (loaded.sink.host, loaded.sink.dbname) == (DB["address"], "museum")  # type: ignore[attr-defined]
+    assert '"$conf/catalogue.yaml" --env-file "$conf/$instance.env"' in script
