@@ -12,6 +12,7 @@ capability             kind        the core then
 :class:`OnlineCheck`   any         ``lmnh-pipes check --online`` calls ``check_online()``
 :class:`Readiness`     source      ``/ready`` is false while ``ready()`` is
 :class:`Sized`         source      the progress line shows a percentage and the time left
+:class:`FractionDone`  source      the same, from how much of its input the source has read
 :class:`Tappable`      source      ``lmnh-pipes tap`` reads from ``for_tap()``'s copy
 =====================  ==========  =================================================================
 
@@ -29,6 +30,7 @@ from .interfaces import Source
 from .records import Record
 
 __all__ = [
+    "FractionDone",
     "OfflineCheck",
     "OnlineCheck",
     "Readiness",
@@ -80,6 +82,17 @@ class Sized(Protocol):
 
     def size_hint(self) -> int | None:
         """About how many records a whole run reads, or None when that is not known. Reads, changes nothing."""
+        return None
+
+
+@runtime_checkable
+class FractionDone(Protocol):
+    """A source that can say how much of its input it has read, though not how many records that makes (a local
+    file: bytes read over bytes in all)."""
+
+    def fraction_done(self) -> float | None:
+        """From 0.0 to 1.0, or None when not known (yet). Called on the main thread after every batch, also
+        before ``open`` and after ``close``: read state, block never."""
         return None
 
 

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from .capabilities import OfflineCheck, OnlineCheck, Sized
-from .config import load
+from .capabilities import FractionDone, OnlineCheck, Sized
+from .config import Stages, load, load_stages
 from .errors import ConfigError, LmnhPipesError, Problem
 from .logs import PipelineFilter, setup_logging
 from .pipeline import Pipeline
-from .plan import DeliveryPlan
+from .plan import DeliveryPlan, Guarantee
 from .plugins import get_registry
 from .progress import Progress
 from .tap import record_json, tap
@@ -25,6 +26,56 @@ __all__ = ["main"]
 
 EXIT_RUN_FAILED = 1
 EXIT_CONFIG = 2
+
+T = TypeVar("T")
+
+
+class _Command(click.Command):
+    """A command that, given a global option after its name, says where that option goes."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes ``args``
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            root = ctx.find_root()
+            name = exc.option_name
+            options = {o: p for p in root.command.params if isinstance(p, click.Option) for o in p.opts}
+            if name not in options:
+                if exc.possibilities:
+                    raise
+                close = difflib.get_close_matches(name, list(options), n=1)
+                if not close:
+                    raise
+                raise click.NoSuchOption(
+                    name,
+                    f"No such option: {name} (did you mean {close[0]}, a global option? it goes before the "
+                    f"command: {root.info_name} {close[0]} ... {ctx.info_name} ...)",
+                    ctx=ctx,
+                ) from None
+            moved, rest = _global_first(given, name, options[name].is_flag)
+            raise click.NoSuchOption(
+                name,
+                f"No such option: {name} ({name} is a global option: give it before the command, as in: "
+                f"{' '.join([root.info_name or 'lmnh-pipes', *moved, ctx.info_name or '', *rest])})",
+                ctx=ctx,
+            ) from None
+
+
+def _global_first(args: Sequence[str], name: str, flag: bool) -> tuple[list[str], list[str]]:
+    """``args`` of a command split into the global option ``name`` (with its value) and the rest."""
+    for i, arg in enumerate(args):
+        if arg == name:
+            taken = 1 if flag or i + 1 >= len(args) else 2
+            return list(args[i : i + taken]), [*args[:i], *args[i + taken :]]
+        if arg.startswith(f"{name}="):
+            return [arg], [*args[:i], *args[i + 1 :]]
+    return [name], list(args)
+
+
+class _Main(click.Group):
+    command_class = _Command
+
 
 _pipeline_arg = click.argument("pipeline_file", metavar="PIPELINE.yaml", type=click.Path(path_type=Path))
 _env_file_opt = click.option(
@@ -44,7 +95,7 @@ _idle_timeout_opt = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lmnh-pipes")
 @click.option(
     "--log-level",
@@ -107,25 +158,52 @@ def run(
     """Build the pipeline and run it until the source ends, --limit, --idle-timeout, or SIGINT/SIGTERM."""
     pipeline = _load(pipeline_file, env_file, traceback)
     _name_logs(pipeline)
-    live = sys.stderr.isatty() if progress is None else progress
-    total = pipeline.source.size_hint() if isinstance(pipeline.source, Sized) else None
-    show = Progress(sys.stderr, live=live, total=total, interval=status_interval)
+    source = pipeline.source
+    if progress is None:  # a live line between JSON log lines would break them
+        progress = sys.stderr.isatty() and click.get_current_context().find_root().params["log_format"] != "json"
+    # With a limit and a size, the run ends at whichever comes first.
+    totals = [n for n in (limit, source.size_hint() if isinstance(source, Sized) else None) if n]
+    show = Progress(
+        sys.stderr,
+        live=progress,
+        total=min(totals) if totals else None,
+        fraction=source.fraction_done if isinstance(source, FractionDone) else None,
+        interval=status_interval,
+    )
     try:
-        report = pipeline.run(
-            limit=limit,
-            idle_timeout=idle_timeout,
-            shutdown_timeout=shutdown_timeout,
-            on_batch=show,
-            tune_interpreter=True,
-        )
+        with show:
+            report = pipeline.run(
+                limit=limit,
+                idle_timeout=idle_timeout,
+                shutdown_timeout=shutdown_timeout,
+                on_batch=show,
+                tune_interpreter=True,
+            )
     except ConfigError as exc:
-        show.finish()
         _fail(exc, EXIT_CONFIG, traceback)
     except LmnhPipesError as exc:
-        show.finish()
         _fail(exc, EXIT_RUN_FAILED, traceback, prefix="run failed: ")
-    show.finish()
+    except KeyboardInterrupt:
+        click.echo(f"error: {_interrupted(pipeline)}", err=True)
+        sys.exit(EXIT_RUN_FAILED)
     click.echo(json.dumps(report.to_dict()) if as_json else str(report))
+
+
+def _interrupted(pipeline: Pipeline) -> str:
+    """What a second SIGINT/SIGTERM, which stops a run at once, means for the batch in hand."""
+    try:
+        guarantee = pipeline.plan().guarantee
+    except ConfigError:
+        guarantee = Guarantee.AT_LEAST_ONCE
+    stopped = "stopped at once by a second signal, without finishing the batch in hand"
+    if guarantee is Guarantee.EXACTLY_ONCE:
+        return f"{stopped}: the next run resumes from the positions stored with the rows, so none is written twice"
+    if guarantee is Guarantee.HELD_UNTIL_CLOSE:
+        return f"{stopped}: nothing of this run was committed, and the next run reads it all again"
+    return (
+        f"{stopped}: it was not committed, so the next run reads it again (at-least-once: records of it that were "
+        f"already written are written twice)"
+    )
 
 
 @main.command()
@@ -135,8 +213,11 @@ def run(
 @_traceback_opt
 def check(pipeline_file: Path, online: bool, env_file: Path | None, traceback: bool) -> None:
     """Build the pipeline without connecting anything and report every problem found."""
-    pipeline = _load(pipeline_file, env_file, traceback)
+    checks: list[Problem] = []  # what the components' offline checks find
+    pipeline = _configured(lambda: load(pipeline_file, env_file=env_file, checks=checks), traceback)
     plan, problems = _check_components(pipeline, online)
+    # check_online often finds again what check found (a missing local file): say it once.
+    problems = list(dict.fromkeys([*checks, *problems]))
     if problems:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
@@ -155,7 +236,7 @@ def check(pipeline_file: Path, online: bool, env_file: Path | None, traceback: b
 
 def _check_components(pipeline: Pipeline, online: bool) -> tuple[DeliveryPlan | None, list[Problem]]:
     """The delivery plan, and every problem found: in how the components fit together (a crash could lose
-    records), and by the components themselves, offline (local files) and with ``online`` by connecting."""
+    records), and with ``online`` by the components themselves, by connecting."""
     problems: list[Problem] = []
     plan = None
     try:
@@ -164,17 +245,15 @@ def _check_components(pipeline: Pipeline, online: bool) -> tuple[DeliveryPlan | 
         problems += exc.problems
     components = [*pipeline.validators, pipeline.source, pipeline.sink, pipeline.rejects]
     for component in components:
-        checks: list[Callable[[], None]] = [component.check] if isinstance(component, OfflineCheck) else []
-        if online and isinstance(component, OnlineCheck):
-            checks.append(component.check_online)
-        for run_check in checks:
-            try:
-                run_check()
-            except ConfigError as exc:
-                problems += pipeline.locate(component, exc).problems
-            except Exception as exc:
-                cannot = ConfigError(f"cannot connect: {exc}")
-                problems += pipeline.locate(component, cannot).problems
+        if not online or not isinstance(component, OnlineCheck):
+            continue
+        try:
+            component.check_online()
+        except ConfigError as exc:
+            problems += pipeline.locate(component, exc).problems
+        except Exception as exc:
+            cannot = ConfigError(f"cannot connect: {exc}")
+            problems += pipeline.locate(component, cannot).problems
     return plan, problems
 
 
@@ -201,11 +280,12 @@ def tap_command(
     traceback: bool,
 ) -> None:
     """Print the records leaving one validator, as JSON lines, without writing or committing anything."""
-    pipeline = _load(pipeline_file, env_file, traceback)
-    _name_logs(pipeline)
+    # The sinks are not built: their variables (a database password) need not be set to watch the source.
+    stages = _configured(lambda: load_stages(pipeline_file, env_file=env_file), traceback)
+    _name_logs(stages)
     try:
         shown = tap(
-            pipeline,
+            stages,
             after,
             lambda r: click.echo(record_json(r)),
             rejected=rejected,
@@ -223,7 +303,7 @@ def tap_command(
     )
 
 
-def _name_logs(pipeline: Pipeline) -> None:
+def _name_logs(pipeline: Pipeline | Stages) -> None:
     ctx = click.get_current_context(silent=True)
     stamp = ctx.find_object(PipelineFilter) if ctx is not None else None
     if stamp is not None:
@@ -258,8 +338,13 @@ def plugins(as_json: bool) -> None:
 
 
 def _load(pipeline_file: Path, env_file: Path | None, show_traceback: bool) -> Pipeline:
+    return _configured(lambda: load(pipeline_file, env_file=env_file), show_traceback)
+
+
+def _configured(build: Callable[[], T], show_traceback: bool) -> T:
+    """What ``build`` returns; exit 2 with its problems if it raises."""
     try:
-        return load(pipeline_file, env_file=env_file)
+        return build()
     except LmnhPipesError as exc:
         _fail(exc, EXIT_CONFIG, show_traceback)
 

@@ -22,18 +22,20 @@ import attrs
 import cattrs
 
 from .batching import BatchOptions
+from .capabilities import OfflineCheck
 from .conformance import conformance_problems
 from .environ import read_env_file_text
 from .errors import ConfigError, Problem
 from .http import HttpOptions
+from .interfaces import Source, Validator
 from .pipeline import Pipeline
-from .plugins import get_registry
-from .registry import Kind, Registry
+from .plugins import ALLOW_VARIABLE, get_registry
+from .registry import KINDS, Kind, Registry
 from .retry import RetryPolicy
 from .values import show_value
 from .yamlfile import Document, Interpolated, KeyPath, parse_document, typed_scalar
 
-__all__ = ["build", "build_component", "load", "load_environment"]
+__all__ = ["Stages", "build", "build_component", "did_you_mean", "load", "load_environment", "load_stages"]
 
 T = TypeVar("T")
 TOP_KEYS = ("name", "source", "validators", "sink", "rejects", "batch", "retry", "http")
@@ -45,17 +47,19 @@ def load(
     env_file: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
     registry: Registry | None = None,
+    checks: list[Problem] | None = None,
 ) -> Pipeline:
     """Read a pipeline file and build its components (nothing is opened or connected).
 
     Variables come from ``environ`` (default: the process environment), over ``env_file`` or else a ``.env``
     beside the pipeline file or in the working directory. Raises :class:`ConfigError` with every problem found.
+    Given ``checks``, see :func:`build`.
     """
     file = Path(path)
     text = _read_text(file, "the pipeline file")
     env = load_environment(file, env_file, environ)
     doc = parse_document(text, str(path), env)
-    return build(doc, registry if registry is not None else get_registry(), default_name=file.stem)
+    return build(doc, registry if registry is not None else get_registry(), default_name=file.stem, checks=checks)
 
 
 def load_environment(
@@ -66,11 +70,11 @@ def load_environment(
     """The variables a pipeline file sees: the ``.env`` file's, overridden by the environment's."""
     env: dict[str, str] = {}
     if env_file is not None:
-        env.update(read_env_file_text(_read_text(Path(env_file), "the env file")))
+        env.update(read_env_file_text(_read_text(Path(env_file), "the env file"), str(env_file)))
     else:
         for candidate in (pipeline_file.parent / ".env", Path.cwd() / ".env"):
             if candidate.is_file():
-                env.update(read_env_file_text(_read_text(candidate, "the env file")))
+                env.update(read_env_file_text(_read_text(candidate, "the env file"), str(candidate)))
                 break
     env.update(os.environ if environ is None else environ)
     return env
@@ -86,45 +90,34 @@ def _read_text(path: Path, what: str) -> str:
         raise ConfigError([Problem(message=f"{what} is not UTF-8 text (byte {exc.start})", file=str(path))]) from None
 
 
-def build(doc: Document, registry: Registry, *, default_name: str = "pipeline") -> Pipeline:
-    """Build a pipeline from a parsed document."""
-    problems: list[Problem] = []
-    data = doc.data
-    if not isinstance(data, dict):
-        raise ConfigError([doc.problem((), f"expected a mapping with 'source' and 'sink', found {_kind(data)}")])
-    for key in data:
-        # x-... keys hold YAML anchors shared by several components, as in docker compose files.
-        if key not in TOP_KEYS and not key.startswith("x-"):
-            problems.append(doc.problem((key,), f"unknown key {key!r}", _did_you_mean(key, TOP_KEYS)))
-    name = _plain(data.get("name", default_name))
-    if not isinstance(name, str) or not name:
-        problems.append(doc.problem(("name",), f"expected a non-empty string, found {name!r}"))
-        name = default_name
+def build(
+    doc: Document, registry: Registry, *, default_name: str = "pipeline", checks: list[Problem] | None = None
+) -> Pipeline:
+    """Build a pipeline from a parsed document.
 
+    Given a ``checks`` list (``lmnh-pipes check``), each component that was built runs its offline check
+    (:class:`~lmnh_pipes.capabilities.OfflineCheck`): what they find is appended to ``checks``, or, when the
+    pipeline cannot be built, raised with the other problems, so that one ``check`` reports them all.
+    """
+    problems: list[Problem] = []
+    name = _name(doc, default_name, problems)
+    data = doc.data
     origins: dict[int, Problem] = {}
     source = _required_component(doc, registry, "source", "source", problems, origins)
     sink = _required_component(doc, registry, "sink", "sink", problems, origins)
     rejects = None
     if data.get("rejects") is not None:
         rejects = build_component(doc, registry, "sink", ("rejects",), problems, origins)
-
-    validators: list[Any] = []
-    raw_validators = data.get("validators", [])
-    if raw_validators is None:
-        raw_validators = []
-    if not isinstance(raw_validators, list):
-        problems.append(doc.problem(("validators",), f"expected a list of validators, found {_kind(raw_validators)}"))
-    else:
-        for i in range(len(raw_validators)):
-            v = build_component(doc, registry, "validator", ("validators", i), problems, origins)
-            if v is not None:
-                validators.append(v)
-
+    validators = _validators(doc, registry, problems, origins)
     batch = _options(doc, "batch", BatchOptions, problems)
     retry = _options(doc, "retry", RetryPolicy, problems)
     http = _options(doc, "http", HttpOptions, problems) if data.get("http") is not None else None
+    if checks is not None:
+        for component in (*validators, source, sink, rejects):
+            if isinstance(component, OfflineCheck):
+                checks += _offline_check(component, origins[id(component)])
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems + (checks or []))
     return Pipeline(
         name=name,
         source=source,
@@ -138,8 +131,91 @@ def build(doc: Document, registry: Registry, *, default_name: str = "pipeline") 
     )
 
 
+def _offline_check(component: OfflineCheck, origin: Problem) -> list[Problem]:
+    """What ``component.check()`` finds, placed at the component's line and key path (as ``Pipeline.locate``)."""
+    try:
+        component.check()
+    except ConfigError as exc:
+        found = exc.problems
+    except Exception as exc:
+        found = [Problem(message=f"cannot check: {type(exc).__name__}: {exc}")]
+    else:
+        return []
+    return [p.placed_at(origin) for p in found]
+
+
+@attrs.frozen(kw_only=True)
+class Stages:
+    """A pipeline file's source and validators, built without its sinks: what ``lmnh-pipes tap`` reads."""
+
+    name: str
+    source: Source
+    validators: list[Validator]
+
+
+def load_stages(
+    path: str | os.PathLike[str],
+    *,
+    env_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    registry: Registry | None = None,
+) -> Stages:
+    """Like :func:`load`, but build only the source and the validators. The other sections' variables are not
+    filled in (they may be unset), and their options are not checked."""
+    file = Path(path)
+    text = _read_text(file, "the pipeline file")
+    env = load_environment(file, env_file, environ)
+    doc = parse_document(text, str(path), env, only=("name", "source", "validators"))
+    registry = registry if registry is not None else get_registry()
+    problems: list[Problem] = []
+    name = _name(doc, file.stem, problems)
+    source = _required_component(doc, registry, "source", "source", problems)
+    validators = _validators(doc, registry, problems)
+    if problems:
+        raise ConfigError(problems)
+    return Stages(name=name, source=source, validators=validators)
+
+
+def _name(doc: Document, default_name: str, problems: list[Problem]) -> str:
+    """The pipeline's name; problems with the top-level mapping and its keys are appended to ``problems``."""
+    data = doc.data
+    if not isinstance(data, dict):
+        raise ConfigError([doc.problem((), f"expected a mapping with 'source' and 'sink', found {_kind(data)}")])
+    for key in data:
+        # x-... keys hold YAML anchors shared by several components, as in docker compose files.
+        if key not in TOP_KEYS and not key.startswith("x-"):
+            problems.append(doc.problem((key,), f"unknown key {key!r}", did_you_mean(key, TOP_KEYS)))
+    name = _plain(data.get("name", default_name))
+    if not isinstance(name, str) or not name:
+        problems.append(doc.problem(("name",), f"expected a non-empty string, found {name!r}"))
+        name = default_name
+    return name
+
+
+def _validators(
+    doc: Document, registry: Registry, problems: list[Problem], origins: dict[int, Problem] | None = None
+) -> list[Any]:
+    validators: list[Any] = []
+    raw_validators = doc.data.get("validators", [])
+    if raw_validators is None:
+        raw_validators = []
+    if not isinstance(raw_validators, list):
+        problems.append(doc.problem(("validators",), f"expected a list of validators, found {_kind(raw_validators)}"))
+    else:
+        for i in range(len(raw_validators)):
+            v = build_component(doc, registry, "validator", ("validators", i), problems, origins)
+            if v is not None:
+                validators.append(v)
+    return validators
+
+
 def _required_component(
-    doc: Document, registry: Registry, key: str, kind: Kind, problems: list[Problem], origins: dict[int, Problem]
+    doc: Document,
+    registry: Registry,
+    key: str,
+    kind: Kind,
+    problems: list[Problem],
+    origins: dict[int, Problem] | None = None,
 ) -> Any:
     if doc.data.get(key) is None:
         problems.append(doc.problem((), f"missing required key {key!r}", f"a {kind} mapping with a 'type'"))
@@ -172,8 +248,7 @@ def build_component(
         return None
     ctype = registry.get(kind, type_name) if isinstance(type_name, str) else None
     if ctype is None:
-        known = registry.names(kind)
-        hint = _did_you_mean(str(type_name), known) or f"known {kind} types: {', '.join(known) or 'none'}"
+        hint = _unknown_type_hint(registry, kind, str(type_name))
         problems.append(doc.problem((*path, "type"), f"unknown {kind} type {type_name!r}", hint))
         return None
     options = {k: v for k, v in spec.items() if k != "type"}
@@ -204,6 +279,24 @@ def build_component(
     if origins is not None:
         origins[id(component)] = doc.problem(path, "")
     return component
+
+
+def _unknown_type_hint(registry: Registry, kind: Kind, name: str) -> str:
+    """A close name; else the kind that name has, or that no installed plug-in provides it; and the allow-list
+    variable when it is set, since it may be what leaves the plug-in out."""
+    known = registry.names(kind)
+    hint = did_you_mean(name, known)
+    if not hint:
+        other = [k for k in KINDS if k != kind and registry.get(k, name) is not None]
+        types = f"the {kind} types are: {', '.join(known) or 'none'}"
+        if other:
+            hint = f"{name!r} is a {other[0]} type; {types}"
+        else:
+            hint = f"no {kind} type is close to it, so the plug-in that provides it may be missing; {types}"
+    allowed = os.environ.get(ALLOW_VARIABLE)
+    if allowed is not None:
+        hint += f"{' ' if hint.endswith('?') else '; '}{ALLOW_VARIABLE}={allowed} loads only those plug-ins"
+    return hint
 
 
 def _unprefixed(message: str, where: KeyPath) -> str:
@@ -253,7 +346,7 @@ def _convert_options(
                 doc.problem(
                     (*path, key),
                     f"unknown option {key!r}",
-                    _did_you_mean(key, params) or f"options: {', '.join(params) or 'none'}",
+                    did_you_mean(key, params) or f"options: {', '.join(params) or 'none'}",
                 )
             )
             continue
@@ -265,7 +358,7 @@ def _convert_options(
             kwargs[key] = _plain(_converter.structure(value, hint) if hint is not Any else value)
         except Exception as exc:
             choices = [str(a) for a in typing.get_args(hint)] if typing.get_origin(hint) is typing.Literal else []
-            hint_text = (_did_you_mean(value, choices) if isinstance(value, str) else "") or _first_message(exc)
+            hint_text = (did_you_mean(value, choices) if isinstance(value, str) else "") or _first_message(exc)
             problems.append(doc.problem((*path, key), f"expected {_type_name(hint)}, found {value!r}", hint_text))
     for key, param in params.items():
         if param.default is inspect.Parameter.empty and key not in options:
@@ -422,8 +515,10 @@ def _options(doc: Document, key: str, cls: Callable[..., T], problems: list[Prob
         return cls()
 
 
-def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
+    """``did you mean 'x'?`` for the choice closest to ``word``, or an empty string when none is close."""
+    choices = list(choices)
+    close = [c for c in choices if c.lower() == word.lower()] or difflib.get_close_matches(word, choices, 1, 0.6)
     return f"did you mean {close[0]!r}?" if close else ""
 
 

@@ -26,6 +26,7 @@ CAPABILITIES: dict[Kind, tuple[type[Any], ...]] = {
         capabilities.OnlineCheck,
         capabilities.Readiness,
         capabilities.Sized,
+        capabilities.FractionDone,
         capabilities.Tappable,
         delivery.ResumingSource,
         delivery.ReplayableSource,

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from .errors import ConfigError, Problem
+
 __all__ = ["InterpolationError", "interpolate", "read_env_file", "read_env_file_text"]
 
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
@@ -67,19 +69,22 @@ def read_env_file(path: str | Path) -> dict[str, str]:
     """Read a ``.env`` file: ``KEY=value`` lines, optional ``export``, ``#`` comments, quoted values.
 
     A double-quoted value understands ``\\n``, ``\\t``, ``\\"`` and ``\\\\``; a single-quoted one is literal.
-    Lines that are not assignments are ignored, as docker compose and python-dotenv do.
+    Any other line is a :class:`~lmnh_pipes.errors.ConfigError` naming the file and each such line: a variable
+    silently left out would be found missing, or worse defaulted, far from its cause.
     """
-    return read_env_file_text(Path(path).read_text(encoding="utf-8"))
+    return read_env_file_text(Path(path).read_text(encoding="utf-8"), str(path))
 
 
-def read_env_file_text(text: str) -> dict[str, str]:
-    """Parse the text of a ``.env`` file; see :func:`read_env_file`."""
+def read_env_file_text(text: str, file: str | None = None) -> dict[str, str]:
+    """Parse the text of a ``.env`` file (``file`` names it in errors); see :func:`read_env_file`."""
     result: dict[str, str] = {}
-    for line in text.splitlines():
+    problems: list[Problem] = []
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         m = _LINE.fullmatch(line)
         if m is None:
+            problems.append(_not_an_assignment(line, file, number))
             continue
         key, value = m.group(1), m.group(2)
         quoted = _QUOTED.fullmatch(value)
@@ -96,4 +101,17 @@ def read_env_file_text(text: str) -> dict[str, str]:
         else:
             value = re.split(r"\s+#", value, maxsplit=1)[0]
         result[key] = value
+    if problems:
+        raise ConfigError(problems)
     return result
+
+
+def _not_an_assignment(line: str, file: str | None, number: int) -> Problem:
+    # The line's text is not shown: a line without '=' may be a value, a password pasted on its own.
+    name, equals, _ = line.partition("=")
+    if not equals:
+        message, hint = "expected KEY=value, found a line without '='", "a line is KEY=value, a # comment or blank"
+    else:
+        shown = repr(name.strip()) if re.fullmatch(r"[\w .-]{1,64}", name.strip()) else "the text before '='"
+        message, hint = f"{shown} is not a variable name", "letters, digits and _, not starting with a digit"
+    return Problem(message=message, file=file, line=number, hint=hint)

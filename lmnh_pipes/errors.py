@@ -50,6 +50,14 @@ class Problem:
     path: str = ""
     hint: str = ""
 
+    def placed_at(self, origin: Problem) -> Problem:
+        """This problem placed at ``origin``'s file, line and key path (its own path below it), unless it already
+        names a file: a component's error, located where the component was configured."""
+        if self.file is not None:
+            return self
+        path = f"{origin.path}.{self.path}" if self.path else origin.path
+        return attrs.evolve(origin, message=self.message, hint=self.hint, path=path)
+
     def __str__(self) -> str:
         where = ""
         if self.file is not None:

@@ -39,6 +39,8 @@ class JsonFormatter(logging.Formatter):
         for key in COORDINATES:
             if hasattr(record, key):
                 out[key] = getattr(record, key)
+        for key, value in getattr(record, "fields", {}).items():  # extra={"fields": {...}}: plain numbers
+            out.setdefault(key, value)
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str, ensure_ascii=False)

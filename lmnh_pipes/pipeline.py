@@ -63,16 +63,7 @@ class Pipeline:
         origin = self.origins.get(id(component))
         if origin is None:
             return exc
-        return ConfigError(
-            [
-                p
-                if p.file is not None
-                else attrs.evolve(
-                    origin, message=p.message, hint=p.hint, path=f"{origin.path}.{p.path}" if p.path else origin.path
-                )
-                for p in exc.problems
-            ]
-        )
+        return ConfigError([p.placed_at(origin) for p in exc.problems])
 
     def plan(self) -> DeliveryPlan:
         """How this pipeline delivers (at-least-once, exactly-once, or commits held until close), decided from

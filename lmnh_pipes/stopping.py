@@ -71,10 +71,16 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
         if stop.is_set():
+            log.warning("%s received again: stopping at once, without writing the batch in hand", name)
             raise KeyboardInterrupt
-        log.warning("%s received: finishing the batch in hand, then stopping", signal.Signals(signum).name)
-        stop.set()
+        stop.set()  # before logging: a second signal may come while the message is written
+        log.warning(
+            "%s received: finishing the batch in hand, then stopping (a second SIGINT or SIGTERM stops at once, "
+            "without writing it)",
+            name,
+        )
 
     for sig in previous:
         signal.signal(sig, handler)

@@ -10,7 +10,8 @@ from contextlib import ExitStack
 from typing import Any
 
 from .capabilities import Tappable, closer, name_of, opener
-from .errors import ConfigError, EndOfInput
+from .config import Stages, did_you_mean
+from .errors import ConfigError, EndOfInput, Problem
 from .interfaces import Source, Validator
 from .pipeline import Pipeline
 from .records import Record, json_default
@@ -26,11 +27,19 @@ def select_stage(validators: Sequence[Validator], after: str) -> list[Validator]
         return list(validators[: int(after) + 1])
     if after in names:
         return list(validators[: len(names) - names[::-1].index(after)])
-    raise ConfigError(f"no validator {after!r} in this pipeline: its validators are {', '.join(names) or 'none'}")
+    raise ConfigError(
+        [
+            Problem(
+                message=f"no validator {after!r} in this pipeline: its validators are {', '.join(names) or 'none'}",
+                hint=did_you_mean(after, names)
+                or (f"or a position from 0 to {len(names) - 1}" if names else "tap needs a validator"),
+            )
+        ]
+    )
 
 
 def tap(
-    pipeline: Pipeline,
+    pipeline: Pipeline | Stages,
     after: str,
     emit: Callable[[Record], None],
     *,
@@ -42,6 +51,8 @@ def tap(
     """Read from the pipeline's source, apply its validators up to ``after``, and ``emit`` every record that
     leaves that stage accepted (or, with ``rejected``, every record rejected up to there). Nothing is written to
     the sinks and nothing is acknowledged, so a Kafka source commits nothing. Returns how many were emitted.
+    ``pipeline`` may be :class:`~lmnh_pipes.config.Stages` (:func:`~lmnh_pipes.config.load_stages`): the sinks are
+    not needed.
 
     A :class:`~lmnh_pipes.capabilities.Tappable` source is read through its ``for_tap()`` copy, which is safe to
     read beside the running pipeline.

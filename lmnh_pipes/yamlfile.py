@@ -9,7 +9,7 @@ duplicate keys, and interpolates every string scalar. An interpolated value stay
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
@@ -96,8 +96,11 @@ class Document:
         return Problem(message=message, file=self.file, line=self.line(path), path=format_path(path), hint=hint)
 
 
-def parse_document(text: str, file: str, env: Mapping[str, str]) -> Document:
-    """Parse and interpolate ``text``. Raises :class:`ConfigError` listing every problem found."""
+def parse_document(text: str, file: str, env: Mapping[str, str], *, only: Collection[str] | None = None) -> Document:
+    """Parse and interpolate ``text``. Raises :class:`ConfigError` listing every problem found.
+
+    With ``only``, variables are filled in under those top-level keys alone: the rest is kept as written, so that
+    a command that uses part of a pipeline (``tap``) does not need the variables of the other parts."""
     try:
         loader = _Loader(text)  # checks the characters: a control character is a YAML error here
         node = loader.get_single_node()
@@ -119,7 +122,7 @@ def parse_document(text: str, file: str, env: Mapping[str, str]) -> Document:
     if node is None:
         return Document(data=None, file=file, lines=lines)
     try:
-        data = _convert(node, (), loader, env, lines, problems, file)
+        data = _convert(node, (), loader, env, lines, problems, file, only)
     except RecursionError:
         raise ConfigError([Problem(message="nested too deeply (a recursive alias?)", file=file)]) from None
     if problems:
@@ -131,11 +134,13 @@ def _convert(
     node: yaml.Node,
     path: KeyPath,
     loader: _Loader,
-    env: Mapping[str, str],
+    env: Mapping[str, str] | None,
     lines: dict[KeyPath, int],
     problems: list[Problem],
     file: str,
+    only: Collection[str] | None = None,
 ) -> Any:
+    """``node`` as plain data; ``env`` None: without interpolation. ``only``: see :func:`parse_document`."""
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
@@ -172,7 +177,8 @@ def _convert(
             lines[child] = line
             if index >= merged:
                 first_explicit[key] = line
-            result[key] = _convert(value_node, child, loader, env, lines, problems, file)
+            inner = env if only is None or key in only else None
+            result[key] = _convert(value_node, child, loader, inner, lines, problems, file)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), loader, env, lines, problems, file) for i, item in enumerate(node.value)]
@@ -191,7 +197,7 @@ def _convert(
             )
         )
         return None
-    if isinstance(value, str) and "$" in value:
+    if env is not None and isinstance(value, str) and "$" in value:
         try:
             new = interpolate(value, env)
         except InterpolationError as exc:

@@ -54,6 +54,10 @@ class FileSource:
     _files: list[str] = attrs.field(factory=list, init=False)
     _handle: IO[bytes] | None = attrs.field(default=None, init=False)
     _records: Generator[Record, None, None] | None = attrs.field(default=None, init=False)
+    # For fraction_done: each local file's size, the index of the file being read, and the last answer.
+    _sizes: list[int] | None = attrs.field(default=None, init=False)
+    _index: int = attrs.field(default=0, init=False)
+    _fraction: float | None = attrs.field(default=None, init=False)
 
     def check(self) -> None:
         """For a local path or glob, check that there is something to read (URLs need a connection: --online)."""
@@ -68,6 +72,7 @@ class FileSource:
         self._files = resolve(self.path, self.transport_params)
         self._handle = self._open(self._files[0])
         self._records = self._iter_records()
+        self._sizes, self._fraction = _local_sizes(self._files) if is_local(self.path) else None, None
 
     def read(self, max_records: int, timeout: float) -> Sequence[Record]:
         """The next ``max_records`` records (fewer at the end); EndOfInput once the last file is done."""
@@ -86,6 +91,19 @@ class FileSource:
     def close(self) -> None:
         """Close the file being read."""
         self._finish()
+
+    def fraction_done(self) -> float | None:
+        """Bytes read over the bytes of every file (compressed bytes for a compressed file); local files only."""
+        handle, sizes = self._handle, self._sizes
+        if handle is None or not sizes or not sum(sizes):
+            return self._fraction  # between files, or closed: the last answer
+        try:
+            # The file's own offset, under any decompression; a closed handle raises one of these.
+            position = os.lseek(handle.fileno(), 0, os.SEEK_CUR)
+        except (OSError, ValueError, AttributeError):
+            return self._fraction
+        self._fraction = min(1.0, (sum(sizes[: self._index]) + position) / sum(sizes))
+        return self._fraction
 
     def check_online(self) -> None:
         """Check that the path exists and can be opened (``lmnh-pipes check --online``)."""
@@ -113,7 +131,8 @@ class FileSource:
 
     def _iter_records(self) -> Generator[Record, None, None]:
         reader = READERS[self.format]
-        for path in self._files:
+        for index, path in enumerate(self._files):
+            self._index = index
             # A later file of a glob that vanished since ``open`` is a failure of the run, not of its configuration.
             handle = self._handle
             if handle is None:
@@ -123,3 +142,11 @@ class FileSource:
             finally:
                 self._handle = None
                 handle.close()
+        self._fraction = 1.0 if self._sizes else None
+
+
+def _local_sizes(files: list[str]) -> list[int] | None:
+    try:
+        return [os.path.getsize(path) for path in files]
+    except OSError:
+        return None  # a file of the glob vanished since: reading it will say so

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from lmnh_pipes import ConfigError, load
+from lmnh_pipes.config import load_stages
 from lmnh_pipes.testing import ListSink, ListSource
 from lmnh_pipes_rules import JsonValidator
 
@@ -223,3 +226,66 @@ def test_plugin_allow_list_naming_nothing_installed_is_an_error(monkeypatch):
     monkeypatch.setenv("LMNH_PIPES_PLUGINS", "rules,nope")
     with pytest.raises(PluginError, match="LMNH_PIPES_PLUGINS names nope, which no installed plug-in is called"):
         get_registry()
+
+
+def test_a_malformed_line_of_the_env_file_is_an_error_naming_it(registry, write, tmp_path):
+    (tmp_path / ".env").write_text("PIPE_NAME=demo\nBATCH_SIZE 33\n")
+    with pytest.raises(ConfigError) as exc:
+        load(write(GOOD.replace("demo", "${PIPE_NAME}")), registry=registry, environ={})
+    assert problems(exc) == [
+        f"{tmp_path / '.env'}:2: expected KEY=value, found a line without '=' "
+        "(a line is KEY=value, a # comment or blank)"
+    ]
+
+
+def test_an_unknown_type_with_no_close_name_says_a_plugin_may_be_missing(registry, write, monkeypatch):
+    monkeypatch.delenv("LMNH_PIPES_PLUGINS", raising=False)
+    path = write(GOOD.replace("type: memory", "type: clickhouse"))
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    (problem,) = exc.value.problems
+    assert problem.message == "unknown sink type 'clickhouse'"
+    assert problem.hint.startswith("no sink type is close to it, so the plug-in that provides it may be missing; ")
+    assert re.search(r"; the sink types are: .*\bmemory\b", problem.hint)
+    assert "LMNH_PIPES_PLUGINS" not in problem.hint
+
+
+def test_an_unknown_type_names_the_plugin_filter_when_it_is_set(registry, write, monkeypatch):
+    monkeypatch.setenv("LMNH_PIPES_PLUGINS", "files,rules")
+    for wrong, said in [("clickhouse", "may be missing"), ("memroy", "did you mean 'memory'?")]:
+        with pytest.raises(ConfigError) as exc:
+            load(write(GOOD.replace("type: memory", f"type: {wrong}")), registry=registry, environ={})
+        hint = exc.value.problems[0].hint
+        assert said in hint
+        assert hint.endswith("LMNH_PIPES_PLUGINS=files,rules loads only those plug-ins")
+
+
+def test_a_type_of_another_kind_says_which_kind_it_is(registry, write):
+    with pytest.raises(ConfigError) as exc:
+        load(write(GOOD.replace("- type: json", "- type: memory")), registry=registry, environ={})
+    assert exc.value.problems[0].hint.startswith("'memory' is a sink type; the validator types are: ")
+
+
+def test_did_you_mean_ignores_case(registry, write):
+    with pytest.raises(ConfigError) as exc:
+        load(write(GOOD.replace("- type: json", "- type: JSON")), registry=registry, environ={})
+    assert exc.value.problems[0].hint == "did you mean 'json'?"
+
+
+def test_load_stages_needs_no_variable_of_the_sinks(registry, write):
+    text = (
+        "x-secret: &pw ${DB_PASSWORD:?set DB_PASSWORD}\n"
+        + GOOD.replace("type: memory", "type: memory\n  unknown_option: ${OUT:?set OUT}")
+        + "rejects: {type: memory, password: *pw}\n"
+    )
+    path = write(text)
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert {p.path for p in exc.value.problems} == {"x-secret", "sink.unknown_option"}
+    stages = load_stages(path, registry=registry, environ={})
+    assert stages.name == "demo"
+    assert isinstance(stages.source, ListSource)
+    assert [type(v) for v in stages.validators] == [JsonValidator]
+    # The parts it builds are still checked, variables and all.
+    with pytest.raises(ConfigError, match="environment variable ITEMS is not set"):
+        load_stages(write(text.replace("items: ['{\"a\": 1}']", "items: ${ITEMS}")), registry=registry, environ={})

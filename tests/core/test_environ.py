@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lmnh_pipes import ConfigError
 from lmnh_pipes.environ import InterpolationError, interpolate, read_env_file
 
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
@@ -81,7 +82,6 @@ def test_env_file(tmp_path):
         "export B = two words # trailing comment\n"
         'C="quoted # not a comment\\nnext"\n'
         "D='single $X'\n"
-        "not an assignment\n"
         "E=\n"
         'F="quoted" # and a comment\n'
         "G='single' # too\n"
@@ -95,3 +95,17 @@ def test_env_file(tmp_path):
         "F": "quoted",
         "G": "single",
     }
+
+
+def test_a_line_that_is_not_an_assignment_is_an_error_naming_file_and_line(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("A=1\n# comment\nhunter2\nMY-VAR=2\nexport B=3\npostgres://u:secret@h/db?x=1\n")
+    with pytest.raises(ConfigError) as exc:
+        read_env_file(path)
+    assert [(p.file, p.line) for p in exc.value.problems] == [(str(path), 3), (str(path), 4), (str(path), 6)]
+    text = str(exc.value)
+    assert f"{path}:3: expected KEY=value, found a line without '='" in text
+    assert f"{path}:4: 'MY-VAR' is not a variable name" in text
+    # The line's text may be a secret: only a name-like part before '=' is shown.
+    assert "hunter2" not in text
+    assert "secret" not in text
