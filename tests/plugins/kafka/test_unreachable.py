@@ -8,13 +8,17 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import attrs
 import pytest
 
-from tests.fixtures.kafka import free_port
+from lmnh_pipes import Pipeline, RetryPolicy, RunReport
+from lmnh_pipes.testing import ListSink, ListSource
+from lmnh_pipes_kafka import KafkaSink, KafkaSource
+from tests.fixtures.kafka import FAST_GROUP, free_port, start_tansu
 
 LMNH_PIPES = str(Path(sys.executable).parent / "lmnh-pipes")
 MARGIN = 8.0  # seconds on top of the configured time: process start-up on a loaded machine
@@ -119,3 +123,37 @@ def test_an_unreachable_broker_for_the_default_minute_is_a_handful_of_lines(tmp_
         assert 60 <= outcome.seconds < 60 + MARGIN + 10, outcome  # a last attempt may take up to 10 s
         assert len(outcome.lines) <= 7, outcome.err  # before: 2,333 for the source
         assert any("more like this" in line for line in outcome.lines), outcome.err
+
+
+def test_a_broker_that_comes_up_during_the_startup_timeout_is_waited_for(tmp_path: Path):
+    # A producing pipeline and a consuming one, both started before their broker.
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    values = [b'{"n": %d}' % i for i in range(5)]
+    fast = {**FAST_GROUP, "topic.metadata.refresh.interval.ms": 500}
+    retry = RetryPolicy(initial=0.1, max_backoff=0.5, startup_timeout=60)
+    received = ListSink()
+    producing = Pipeline(source=ListSource(values), sink=KafkaSink(bootstrap_servers=bootstrap, topic="t"), retry=retry)
+    consuming = Pipeline(
+        source=KafkaSource(bootstrap_servers=bootstrap, topic="t", group_id="g", options=fast),
+        sink=received,
+        retry=retry,
+    )
+    reports: dict[str, RunReport] = {}
+    threads = [
+        threading.Thread(target=lambda: reports.update(p=producing.run(handle_signals=False))),
+        threading.Thread(target=lambda: reports.update(c=consuming.run(limit=5, handle_signals=False))),
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(2)
+    assert not reports, "a run ended without a broker"
+    broker = start_tansu(tmp_path, port=port)
+    try:
+        broker.create_topic("t")
+        for thread in threads:
+            thread.join(60)
+    finally:
+        broker.stop()
+    assert reports["p"].written == len(values)
+    assert sorted(r.raw for r in received.records) == sorted(values)
