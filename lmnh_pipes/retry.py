@@ -29,11 +29,20 @@ def positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
 class RetryPolicy:
     """Retry a transient fault (an outage) for up to ``max_elapsed`` seconds, sleeping a random time up to
     ``initial * 2**attempt`` seconds (capped at ``max_backoff``) between attempts: exponential back-off with
-    full jitter. The ``retry:`` mapping of a pipeline file sets these three."""
+    full jitter. The ``retry:`` mapping of a pipeline file sets these fields.
+
+    ``startup_timeout`` is the budget while the components open instead: a server that is not there when the
+    run starts is more often a wrong address or a service not started than an outage, and is retried for less.
+    """
 
     initial: float = attrs.field(default=0.2, validator=positive)
     max_backoff: float = attrs.field(default=10.0, validator=positive)
     max_elapsed: float = attrs.field(default=300.0, validator=positive)
+    startup_timeout: float = attrs.field(default=60.0, validator=positive)
+
+    def at_startup(self) -> RetryPolicy:
+        """This policy with ``startup_timeout`` for its budget: for opening the components."""
+        return attrs.evolve(self, max_elapsed=self.startup_timeout)
 
     def call(
         self,

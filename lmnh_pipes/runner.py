@@ -174,13 +174,15 @@ class Runner:
             metrics.source_ready = source.ready
         if isinstance(source, ResumingSource):
             metrics.positions = source.committed_positions
+        # A server that is not there yet is waited for retry.startup_timeout, the same for every component.
+        opening = StoppableRetry(self.retry_policy.at_startup(), self.stop, self.shutdown_timeout, self._count_retry)
         # The source opens before the sinks, so that a wrong source path cannot truncate an output first;
         # it then closes after them, so that its final commit follows the sinks' final flush.
         for component in (*self.validators, source, self.sink, self.rejects):
             if component is None:
                 continue
             try:
-                self._retry.call(f"opening {type(component).__name__}", opener(component))
+                opening.call(f"opening {type(component).__name__}", opener(component))
             except ConfigError as exc:
                 raise self.locate(component, exc) from exc
             stack.callback(closer(component))

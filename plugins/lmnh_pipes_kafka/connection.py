@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any, Literal
 
 import attrs
+import confluent_kafka as ck
+
+from lmnh_pipes import RunError, TransientError
 
 __all__ = ["SASL_MECHANISMS", "SECURITY_PROTOCOLS", "Connection", "classify_error", "redact"]
 
@@ -21,6 +25,10 @@ SECRET_SETTINGS = frozenset(
 )
 
 log = logging.getLogger("lmnh_pipes.kafka")
+
+#: How long one attempt to reach the cluster waits for an answer when librdkafka has not said that it failed (a
+#: host that drops packets): the run then retries, within ``retry.startup_timeout``.
+ATTEMPT_SECONDS = 10.0
 
 
 def _upper(value: str | None) -> str | None:
@@ -39,11 +47,11 @@ def _check_mechanism(_: Any, attribute: attrs.Attribute[Any], value: str | None)
 
 @attrs.define(kw_only=True)
 class Connection:
-    """How to reach and log in to a Kafka cluster.
+    """How to reach and log in to a Kafka cluster, and what librdkafka reported about it (``error_cb``).
 
     ``options`` are passed to librdkafka as they are, after (and so overriding) the settings made from the
-    other options. ``connect_timeout`` bounds how long the broker may be unreachable, at start or mid-run,
-    before the run fails.
+    other options. ``connect_timeout`` bounds how long the broker may be unreachable during a run before a
+    source fails it; at the start, opening is retried for the pipeline's ``retry.startup_timeout``.
     """
 
     bootstrap_servers: str
@@ -54,6 +62,9 @@ class Connection:
     ssl_ca_location: str | None = None
     options: dict[str, Any] = attrs.field(factory=dict, repr=lambda v: repr(redact(v)))
     connect_timeout: float = 60.0
+    _fatal: str | None = attrs.field(default=None, init=False, repr=False)  # the run stops at the next call
+    _down_since: float | None = attrs.field(default=None, init=False, repr=False)  # the first outage not healed
+    _last_error: str = attrs.field(default="", init=False, repr=False)  # the last outage's words
 
     def __attrs_post_init__(self) -> None:
         if self.security_protocol.startswith("SASL_"):
@@ -78,6 +89,52 @@ class Connection:
             conf["ssl.ca.location"] = self.ssl_ca_location
         conf.update(self.options)
         return conf
+
+    def _on_error(self, err: ck.KafkaError) -> None:
+        """librdkafka's ``error_cb``: note a fatal error (raised by the next call) or an outage (its start, its
+        words). librdkafka logs each of these errors itself, through the ``logger`` setting: not again here."""
+        kind = "fatal" if err.fatal() else classify_error(err.code(), err.name(), err.str())
+        if kind == "fatal":
+            self._fatal = f"{_fatal_kind(err)}: {err.str()}"
+        elif kind == "outage":
+            if not (self._last_error and err.name() == "_ALL_BROKERS_DOWN"):  # "1/1 brokers are down" says less
+                self._last_error = err.str()
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+        log.debug("librdkafka error (%s): %s", kind, err.str())
+
+    def _raise_if_fatal(self) -> None:
+        if self._fatal is not None:
+            raise RunError(self._fatal)
+
+    def _reach(self, client: ck.Consumer | ck.Producer) -> Any:
+        """One attempt to reach the cluster: its metadata. Raises :class:`RunError` on a fatal error (a wrong
+        password), and :class:`TransientError` once librdkafka has reported that it cannot connect, or after
+        ``ATTEMPT_SECONDS`` without an answer: the caller (the run opening its components) retries."""
+        self._down_since, self._last_error = None, ""
+        deadline = time.monotonic() + ATTEMPT_SECONDS
+        while True:
+            client.poll(0.05)  # serves error_cb (a consumer is not subscribed yet: it returns no message)
+            self._raise_if_fatal()
+            try:
+                metadata = client.list_topics(timeout=0.5)
+            except ck.KafkaException as exc:
+                failure = exc.args[0].str() if exc.args and isinstance(exc.args[0], ck.KafkaError) else str(exc)
+            else:
+                self._down_since = None
+                return metadata
+            self._raise_if_fatal()
+            if self._down_since is not None or time.monotonic() >= deadline:
+                reason = self._last_error or failure
+                raise TransientError(f"cannot reach the Kafka broker at {self.bootstrap_servers}: {reason}")
+
+
+def _fatal_kind(err: ck.KafkaError) -> str:
+    if "SASL" in err.str() or err.name() == "_AUTHENTICATION":
+        return "SASL authentication failed"
+    if "certificate verify failed" in err.str():
+        return "TLS certificate verification failed"
+    return "Kafka error"
 
 
 def redact(settings: dict[str, Any]) -> dict[str, Any]:

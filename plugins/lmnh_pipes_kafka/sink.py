@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -14,11 +13,9 @@ import confluent_kafka as ck
 
 from lmnh_pipes import MISSING, ConfigError, Record, RecordRejectedError, RunError, TransientError, json_default
 
-from .connection import Connection, classify_error
+from .connection import Connection
 
 __all__ = ["KafkaSink"]
-
-log = logging.getLogger("lmnh_pipes.kafka.sink")
 
 
 @attrs.define(kw_only=True)
@@ -42,7 +39,6 @@ class KafkaSink(Connection):
     # so that no other record can take its id.
     _delivered: dict[int, Record] = attrs.field(factory=dict, init=False, repr=False)
     _in_flight: dict[int, Record] = attrs.field(factory=dict, init=False, repr=False)
-    _fatal: str | None = attrs.field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -57,15 +53,20 @@ class KafkaSink(Connection):
         return conf
 
     def open(self) -> None:
-        self._producer = ck.Producer(self.producer_settings())
-
-    def check_online(self) -> None:
-        """Connect and fetch the cluster's metadata."""
+        # Reach the cluster first, as the source does: a broker that is not there is retried by the run for
+        # retry.startup_timeout, not found out by the first batch's flush_timeout.
         producer = ck.Producer(self.producer_settings())
         try:
-            metadata = producer.list_topics(timeout=self.connect_timeout)
-        except ck.KafkaException as exc:
-            raise RunError(f"cannot reach the Kafka broker at {self.bootstrap_servers}: {exc}") from None
+            self._reach(producer)
+        finally:
+            producer.flush(0)
+        self._producer = producer
+
+    def check_online(self) -> None:
+        """Connect (one attempt) and fetch the cluster's metadata."""
+        producer = ck.Producer(self.producer_settings())
+        try:
+            metadata = self._reach(producer)
         finally:
             producer.flush(0)
         if self.topic not in metadata.topics:
@@ -94,8 +95,7 @@ class KafkaSink(Connection):
                     break
             producer.poll(0)
         left = producer.flush(self.flush_timeout)
-        if self._fatal is not None:
-            raise RunError(self._fatal)
+        self._raise_if_fatal()
         faults = [(r, e, _fault(e)) for r, e in self._errors]
         for _, error, fault in faults:
             if fault == "config":
@@ -147,13 +147,6 @@ class KafkaSink(Connection):
             self._delivered[id(record)] = record
         else:
             self._errors.append((record, err))
-
-    def _on_error(self, err: ck.KafkaError) -> None:
-        kind = "fatal" if err.fatal() else classify_error(err.code(), err.name(), err.str())
-        if kind == "fatal":
-            self._fatal = f"Kafka producer: {err.str()}"
-        else:
-            log.warning("Kafka producer: %s", err.str())
 
 
 #: Errors about one record, which no retry can deliver: the record goes to the rejects.

@@ -16,7 +16,7 @@ from lmnh_pipes import ConfigError, Record, RetryPolicy, RunError
 from lmnh_pipes.delivery import PositionStore
 from lmnh_pipes.records import make_source_record, offsets_by_partition
 
-from .connection import Connection, classify_error
+from .connection import Connection
 from .offsets import OffsetTracker
 
 __all__ = ["KafkaSource"]
@@ -48,9 +48,6 @@ class KafkaSource(Connection):
     _tracker: OffsetTracker = attrs.field(factory=OffsetTracker, init=False, repr=False)
     _committed: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)  # confirmed
     _sent: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)  # requested
-    _fatal: str | None = attrs.field(default=None, init=False, repr=False)
-    _down_since: float | None = attrs.field(default=None, init=False, repr=False)
-    _last_error: str = attrs.field(default="", init=False, repr=False)
     _store: tuple[PositionStore, str] | None = attrs.field(default=None, init=False, repr=False)
     _drain: Callable[[], None] | None = attrs.field(default=None, init=False, repr=False)
     _assigned: set[tuple[str, int]] = attrs.field(factory=set, init=False, repr=False)
@@ -138,7 +135,7 @@ class KafkaSource(Connection):
         self._incremental = _incremental(settings)
         consumer = ck.Consumer(settings)
         try:
-            self._wait_for_broker(consumer)
+            self._reach(consumer)
         except BaseException:
             consumer.close()
             raise
@@ -148,10 +145,10 @@ class KafkaSource(Connection):
         )
 
     def check_online(self) -> None:
-        """Connect and check that every topic exists."""
+        """Connect (one attempt) and check that every topic exists."""
         consumer = ck.Consumer(self.consumer_settings())
         try:
-            metadata = self._wait_for_broker(consumer)
+            metadata = self._reach(consumer)
             missing = [t for t in self.topic_names if t not in metadata.topics]
             if missing:
                 raise ConfigError(f"topic {', '.join(missing)} does not exist on {self.bootstrap_servers}")
@@ -284,22 +281,6 @@ class KafkaSource(Connection):
         if err is not None:
             log.warning("offset commit failed: %s", err.str())
 
-    def _wait_for_broker(self, consumer: ck.Consumer) -> Any:
-        deadline = time.monotonic() + self.connect_timeout
-        while True:
-            consumer.poll(0.05)  # serves error_cb; not subscribed yet, so it returns no message
-            self._raise_if_fatal()
-            try:
-                return consumer.list_topics(timeout=0.5)
-            except ck.KafkaException as exc:
-                self._last_error = self._last_error or str(exc)
-            self._raise_if_fatal()
-            if time.monotonic() >= deadline:
-                raise RunError(
-                    f"cannot reach the Kafka broker at {self.bootstrap_servers} within "
-                    f"{self.connect_timeout:g} s: {self._last_error}"
-                )
-
     def _check_outage(self, consumer: ck.Consumer) -> None:
         assert self._down_since is not None
         if time.monotonic() - self._down_since < self.connect_timeout:
@@ -312,27 +293,6 @@ class KafkaSource(Connection):
                 f"{time.monotonic() - self._down_since:.0f} s: {self._last_error}"
             ) from None
         self._down_since = None
-
-    def _raise_if_fatal(self) -> None:
-        if self._fatal is not None:
-            raise RunError(self._fatal)
-
-    def _on_error(self, err: ck.KafkaError) -> None:
-        kind = "fatal" if err.fatal() else classify_error(err.code(), err.name(), err.str())
-        if kind == "fatal":
-            what = (
-                "SASL authentication failed"
-                if "SASL" in err.str() or err.name() == "_AUTHENTICATION"
-                else (
-                    "TLS certificate verification failed" if "certificate verify failed" in err.str() else "Kafka error"
-                )
-            )
-            self._fatal = f"{what}: {err.str()}"
-        elif kind == "outage":
-            self._last_error = err.str()
-            if self._down_since is None:
-                self._down_since = time.monotonic()
-            log.warning("Kafka: %s", err.str())
 
     def _on_message_error(self, err: ck.KafkaError) -> None:
         if err.code() == ck.KafkaError._PARTITION_EOF:

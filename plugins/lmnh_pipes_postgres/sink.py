@@ -477,4 +477,6 @@ def _describe(conn: psycopg.Connection[Any], table: str) -> dict[str, tuple[str,
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+    """The error's message on one line: its lines (psycopg's hint, a DETAIL) joined with ``; ``."""
+    lines = (" ".join(line.split()) for line in str(exc).splitlines())
+    return "; ".join(line for line in lines if line)

@@ -583,3 +583,70 @@ def test_a_pipeline_without_rejects_says_that_rejected_records_are_not_kept(capl
     with caplog.at_level("WARNING", logger="lmnh_pipes.runner"):
         Pipeline(source=ListSource([b"bad"]), validators=[JsonValidator()], sink=ListSink(), rejects=ListSink()).run()
     assert "rejects sink" not in caplog.text
+
+
+@attrs.define
+class NotThereSink(ListSink):
+    """A sink whose server is not there for its first ``down_for`` seconds, at open and at write alike."""
+
+    down_for: float = 0.0
+    opens: int = 0
+    _since: float = attrs.field(factory=time.monotonic)
+
+    def _check(self) -> None:
+        if time.monotonic() - self._since < self.down_for:
+            raise TransientError("connection refused")
+
+    def open(self) -> None:
+        self.opens += 1
+        self._check()
+
+    def write(self, records: Sequence[Record]) -> None:
+        self._check()
+        super().write(records)
+
+
+def test_a_server_not_there_at_the_start_fails_the_run_after_startup_timeout_not_max_elapsed():
+    started = time.monotonic()
+    with pytest.raises(RunError, match=r"opening NotThereSink still failing after 0 s: connection refused"):
+        Pipeline(
+            source=ListSource(ITEMS),
+            sink=NotThereSink(down_for=3600),
+            retry=RetryPolicy(initial=0.01, max_backoff=0.05, max_elapsed=3600, startup_timeout=0.4),
+        ).run()
+    assert 0.4 <= time.monotonic() - started < 5
+
+
+def test_a_server_that_comes_up_within_startup_timeout_is_waited_for():
+    sink = NotThereSink(down_for=0.3)
+    report = Pipeline(
+        source=ListSource(ITEMS),
+        sink=sink,
+        retry=RetryPolicy(initial=0.01, max_backoff=0.05, startup_timeout=10),
+    ).run()
+    assert report.written == len(ITEMS)
+    assert sink.opens > 1
+
+
+@attrs.define
+class OutageSink(ListSink):
+    """Up at the start, then down for ``down_for`` seconds from its first write."""
+
+    down_for: float = 0.0
+    _since: float | None = None
+
+    def write(self, records: Sequence[Record]) -> None:
+        self._since = self._since or time.monotonic()
+        if time.monotonic() - self._since < self.down_for:
+            raise TransientError("connection reset")
+        super().write(records)
+
+
+def test_an_outage_mid_run_keeps_the_max_elapsed_budget_past_startup_timeout():
+    sink = OutageSink(down_for=0.6)
+    report = Pipeline(
+        source=ListSource(ITEMS),
+        sink=sink,
+        retry=RetryPolicy(initial=0.01, max_backoff=0.05, max_elapsed=30, startup_timeout=0.1),
+    ).run()
+    assert report.written == len(ITEMS)

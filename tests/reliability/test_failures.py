@@ -34,6 +34,7 @@ sink:
   type: postgres
   dsn: ${DSN}
   table: kiosk_reject
+retry: {startup_timeout: 3}
 """
 
 SIMULATOR_TO_POSTGRES = """\
@@ -42,7 +43,7 @@ sink:
   type: postgres
   dsn: postgresql://museum:${PASSWORD}@127.0.0.1:1/kiosk
   table: kiosk_reject
-retry: {initial: 0.1, max_backoff: 0.5, max_elapsed: 3}
+retry: {initial: 0.1, max_backoff: 0.5, startup_timeout: 3}
 """
 
 

@@ -1,0 +1,159 @@
+"""A broker or a database that is not there when the run starts: every component is waited for the same
+``retry.startup_timeout``, in a handful of log lines (not librdkafka's hundreds a second), then the run exits 1
+with one line that gives the reason. ``check --online`` tries once and says why at once."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import attrs
+import pytest
+
+from lmnh_pipes import Pipeline, RetryPolicy, RunReport
+from lmnh_pipes.testing import ListSink, ListSource
+from lmnh_pipes_kafka import KafkaSink, KafkaSource
+from tests.fixtures.kafka import FAST_GROUP, free_port, start_tansu
+
+LMNH_PIPES = str(Path(sys.executable).parent / "lmnh-pipes")
+MARGIN = 8.0  # seconds on top of the configured time: process start-up on a loaded machine
+
+KAFKA_SOURCE = "source: {type: kafka, bootstrap_servers: '127.0.0.1:PORT', topic: t, group_id: g}\n"
+SIMULATOR = "source: {type: kiosk_simulator, count: 10}\n"
+CSV_SINK = "sink: {type: csv, path: out.csv}\n"
+KAFKA_SINK = "sink: {type: kafka, bootstrap_servers: '127.0.0.1:PORT', topic: t}\n"
+POSTGRES_SINK = "sink: {type: postgres, dsn: 'postgresql://u@127.0.0.1:PORT/db', table: t}\n"
+
+#: Each pipeline, and the start of the reason its run gives.
+PIPELINES = {
+    "kafka source": (KAFKA_SOURCE + CSV_SINK, "cannot reach the Kafka broker at 127.0.0.1:PORT: "),
+    "kafka sink": (SIMULATOR + KAFKA_SINK, "cannot reach the Kafka broker at 127.0.0.1:PORT: "),
+    "postgres sink": (SIMULATOR + POSTGRES_SINK, "cannot connect to PostgreSQL at 127.0.0.1:PORT/db: "),
+}
+
+
+@attrs.frozen
+class Outcome:
+    name: str
+    reason: str
+    code: int
+    err: str
+    seconds: float
+
+    @property
+    def lines(self) -> list[str]:
+        return self.err.strip().splitlines()
+
+
+def run_side_by_side(tmp_path: Path, command: list[str], names: list[str], settings: str = "") -> list[Outcome]:
+    """``lmnh-pipes COMMAND FILE`` for each named pipeline, each against a port of its own where nothing
+    listens, all at once; stderr goes to a file, which a run that floods it cannot block on."""
+    started = time.monotonic()
+    runs = []
+    for name in names:
+        port = str(free_port())
+        text, reason = PIPELINES[name]
+        path = tmp_path / f"{name.replace(' ', '-')}.yaml"
+        path.write_text(text.replace("PORT", port) + settings)
+        err = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115 -- closed below
+        proc = subprocess.Popen([LMNH_PIPES, *command, str(path)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err)
+        runs.append((name, reason.replace("PORT", port), proc, err))
+    outcomes = []
+    for name, reason, proc, err in runs:
+        try:
+            proc.wait(timeout=180)
+        finally:
+            proc.kill()
+        seconds = time.monotonic() - started
+        err.seek(0)
+        outcomes.append(Outcome(name, reason, proc.returncode, err.read(), seconds))
+        err.close()
+    return outcomes
+
+
+def assert_gave_up_in_one_line(outcome: Outcome) -> None:
+    assert outcome.code == 1, outcome.err
+    errors = [line for line in outcome.lines if line.startswith("error:")]
+    assert len(errors) == 1, outcome.err
+    assert errors[0] == outcome.lines[-1], "the reason is not the last word"
+    assert outcome.reason in errors[0], errors[0]
+
+
+def test_a_broker_or_a_database_not_there_at_the_start_is_waited_for_the_same_startup_timeout(tmp_path: Path):
+    startup = 4.0
+    outcomes = run_side_by_side(
+        tmp_path,
+        ["run"],
+        list(PIPELINES),
+        # A long mid-run budget, which the start-up must not use.
+        f"retry: {{initial: 0.1, max_backoff: 1, max_elapsed: 600, startup_timeout: {startup:g}}}\n",
+    )
+    for outcome in outcomes:
+        assert_gave_up_in_one_line(outcome)
+        waited = re.search(r"still failing after (\d+) s", outcome.lines[-1])
+        assert waited is not None, outcome.lines[-1]
+        assert startup <= int(waited.group(1)) <= startup + 2, outcome.lines[-1]
+        assert startup <= outcome.seconds < startup + MARGIN, outcome
+        # Before: librdkafka's every failure twice, about 40 lines a second.
+        assert len(outcome.lines) <= 5, outcome.err
+    postgres = outcomes[-1].lines[-1]
+    assert "Connection refused; Is the server running" in postgres, "psycopg's lines run together"
+
+
+def test_check_online_says_at_once_that_the_broker_is_not_there(tmp_path: Path):
+    outcomes = run_side_by_side(tmp_path, ["check", "--online"], ["kafka source", "kafka sink"])
+    for outcome in outcomes:
+        assert outcome.code == 2, outcome.err
+        assert outcome.reason in outcome.lines[-1], outcome.err
+        assert len(outcome.lines) <= 3, outcome.err  # before: about 2,300 in 60 s
+        assert outcome.seconds < 15  # before: 60 s
+
+
+@pytest.mark.slow
+def test_an_unreachable_broker_for_the_default_minute_is_a_handful_of_lines(tmp_path: Path):
+    # The default settings, as a new user has them: 60 s of retries at start.
+    outcomes = run_side_by_side(tmp_path, ["run"], ["kafka source", "kafka sink"])
+    for outcome in outcomes:
+        assert_gave_up_in_one_line(outcome)
+        assert 60 <= outcome.seconds < 60 + MARGIN + 10, outcome  # a last attempt may take up to 10 s
+        assert len(outcome.lines) <= 7, outcome.err  # before: 2,333 for the source
+        assert any("more like this" in line for line in outcome.lines), outcome.err
+
+
+def test_a_broker_that_comes_up_during_the_startup_timeout_is_waited_for(tmp_path: Path):
+    # A producing pipeline and a consuming one, both started before their broker.
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    values = [b'{"n": %d}' % i for i in range(5)]
+    fast = {**FAST_GROUP, "topic.metadata.refresh.interval.ms": 500}
+    retry = RetryPolicy(initial=0.1, max_backoff=0.5, startup_timeout=60)
+    received = ListSink()
+    producing = Pipeline(source=ListSource(values), sink=KafkaSink(bootstrap_servers=bootstrap, topic="t"), retry=retry)
+    consuming = Pipeline(
+        source=KafkaSource(bootstrap_servers=bootstrap, topic="t", group_id="g", options=fast),
+        sink=received,
+        retry=retry,
+    )
+    reports: dict[str, RunReport] = {}
+    threads = [
+        threading.Thread(target=lambda: reports.update(p=producing.run(handle_signals=False))),
+        threading.Thread(target=lambda: reports.update(c=consuming.run(limit=5, handle_signals=False))),
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(2)
+    assert not reports, "a run ended without a broker"
+    broker = start_tansu(tmp_path, port=port)
+    try:
+        broker.create_topic("t")
+        for thread in threads:
+            thread.join(60)
+    finally:
+        broker.stop()
+    assert reports["p"].written == len(values)
+    assert sorted(r.raw for r in received.records) == sorted(values)
