@@ -103,6 +103,31 @@ def test_refusals_keep_their_reasons(raw: bytes, reason: str) -> None:
         decode_object(raw)
 
 
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"a": "x\ny"}', "not valid JSON: Invalid control character at character 8"),
+        (b'{"a": "x', "not valid JSON: Unterminated string starting at character 6"),
+        (b'{"a": 1} x', "not valid JSON: Extra data at character 9"),
+    ],
+)
+def test_a_reason_says_where_once(raw: bytes, reason: str) -> None:
+    """json's own messages sometimes end in "at" ("Invalid control character at"): the reason says it once."""
+    with pytest.raises(DecodeError) as caught:
+        decode_object(raw)
+    assert str(caught.value) == reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='{}[]":,\\ \n\tax1u', max_size=20))
+def test_no_reason_doubles_a_word(text: str) -> None:
+    try:
+        decode_value(text.encode())
+    except DecodeError as exc:
+        words = str(exc).split()
+        assert not any(a == b for a, b in zip(words, words[1:], strict=False)), str(exc)
+
+
 def test_the_deepest_allowed_nesting_is_decoded() -> None:
     raw = b'{"a":' + b"[" * (MAX_DEPTH - 1) + b"]" * (MAX_DEPTH - 1) + b"}"
     assert decode_object(raw) == reference(raw)
