@@ -94,7 +94,7 @@ rejects: {{type: csv, path: "{tmp_path}/out/bad.csv", columns: [meta.offset, raw
     report = pipeline.run(handle_signals=False)
     assert (report.read, report.accepted, report.rejected) == (2, 1, 1)
     assert (tmp_path / "out" / "ok.csv").read_bytes() == b"site,count,meta.offset\r\nlmnh,3,0\r\n"
-    assert (tmp_path / "out" / "bad.csv").read_bytes() == b"meta.offset,raw,reject.rule\r\n1,tring,json\r\n"
+    assert (tmp_path / "out" / "bad.csv").read_bytes() == b"meta.offset,raw,reject.rule\r\n1,tring,csv\r\n"
 
 
 def test_registered_with_summaries(monkeypatch):
