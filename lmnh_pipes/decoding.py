@@ -91,7 +91,8 @@ def decode_value(raw: bytes | str) -> Any:
     except DecodeError:
         raise
     except json.JSONDecodeError as exc:
-        raise DecodeError(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
+        # Some of json's messages end in "at" already ("Invalid control character at"): say it once.
+        raise DecodeError(f"not valid JSON: {exc.msg.removesuffix(' at')} at character {exc.pos}") from None
     except RecursionError:
         raise DecodeError(f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError:  # the only other ValueError: int() refuses a number of more than 4300 digits

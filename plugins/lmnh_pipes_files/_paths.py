@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from typing import IO, Any, Final
 
-from lmnh_pipes import ConfigError
+from lmnh_pipes import ConfigError, Problem
 
 __all__ = [
     "check_encoding",
@@ -19,8 +19,10 @@ __all__ = [
     "local_path",
     "not_found_reason",
     "open_binary",
+    "path_error",
     "resolve",
     "s3_client",
+    "writable_problem",
 ]
 
 S3_SCHEMES: Final = ("s3://", "s3a://", "s3n://")
@@ -46,6 +48,45 @@ def local_path(path: str) -> str:
 def is_glob(path: str) -> bool:
     """True when ``path`` holds a glob character (``*``, ``?`` or ``[``)."""
     return not GLOB_CHARS.isdisjoint(path)
+
+
+def path_error(path: str, message: str) -> ConfigError:
+    """A :class:`ConfigError` about the ``path`` option; for a relative local path, it says from which working
+    directory the path was read (the pipeline file's folder plays no part)."""
+    hint = ""
+    if is_local(path) and not os.path.isabs(local_path(path)):
+        hint = f"relative to the working directory {os.getcwd()}"
+    return ConfigError([Problem(message=message, path="path", hint=hint)])
+
+
+def writable_problem(path: str) -> str | None:
+    """Why a local file could not be written at ``path`` (its missing folders being made), found without creating
+    anything; None when nothing stands in the way."""
+    target = os.path.abspath(path)
+    if os.path.isdir(target):
+        return "it is a directory"
+    if os.path.exists(target):
+        if not os.path.isfile(target):
+            return None  # a device or a pipe (/dev/stdout): whether it takes rows is found when it opens
+        folder = os.path.dirname(target)
+        if not os.access(target, os.W_OK):
+            return "permission denied"
+    else:
+        folder = os.path.dirname(target)
+        while not os.path.lexists(folder):
+            folder = os.path.dirname(folder)
+        if not os.path.isdir(folder):
+            return f"{folder} is not a directory"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"permission denied in {folder}"
+    if hasattr(os, "statvfs"):
+        stats = os.statvfs(folder)
+        if stats.f_flag & os.ST_RDONLY:
+            return f"{folder} is on a read-only file system"
+        # proc, sysfs and cgroup report no blocks and no inodes: root may "write" there, but no file can be made.
+        if stats.f_blocks == 0 and stats.f_files == 0:
+            return f"{folder} is on a pseudo file system (such as proc or sysfs), where no file can be made"
+    return None
 
 
 def check_encoding(_: Any, __: Any, value: str) -> None:
@@ -87,16 +128,16 @@ def resolve(path: str, transport_params: dict[str, Any] | None) -> list[str]:
         if not is_glob(key):
             return [path]
         if is_glob(bucket):
-            raise ConfigError(f"{path!r}: a glob may not be used in the bucket name")
+            raise path_error(path, f"{path!r}: a glob may not be used in the bucket name")
         scheme = path.split("://", 1)[0]
         keys = _list_s3(bucket, key, transport_params)
         if not keys:
-            raise ConfigError(f"no S3 object matches {path!r}")
+            raise path_error(path, f"no S3 object matches {path!r}")
         return [f"{scheme}://{bucket}/{k}" for k in keys]
     if path.startswith(HTTP_SCHEMES):
         return [path]  # '?' begins a query string here, never a glob
     if is_glob(path):
-        raise ConfigError(f"{path!r}: glob patterns work for local paths and s3:// only")
+        raise path_error(path, f"{path!r}: glob patterns work for local paths and s3:// only")
     return [path]
 
 
@@ -106,7 +147,7 @@ def _resolve_local(path: str) -> list[str]:
         return [plain]
     matches = sorted(p for p in glob.glob(plain, recursive=True) if os.path.isfile(p))
     if not matches:
-        raise ConfigError(f"no file matches {path!r}")
+        raise path_error(path, f"no file matches {path!r}")
     return matches
 
 
@@ -138,7 +179,7 @@ def _list_s3(bucket: str, pattern: str, transport_params: dict[str, Any] | None)
         reason = not_found_reason(exc)
         if reason is None:
             raise
-        raise ConfigError(f"cannot list s3://{bucket}/{prefix}: {reason}") from exc
+        raise path_error(f"s3://{bucket}/", f"cannot list s3://{bucket}/{prefix}: {reason}") from exc
     return sorted(keys)
 
 

@@ -6,22 +6,49 @@ import csv
 import glob
 import io
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Literal
 
 import attrs
 
-from lmnh_pipes import MISSING, ConfigError, Record, RunError, json_default
+from lmnh_pipes import (
+    MISSING,
+    ConfigError,
+    FieldPath,
+    Record,
+    RecordRejectedError,
+    RunError,
+    json_default,
+    kind_of,
+    show_names,
+)
 from lmnh_pipes.records import compile_path
 
-from ._paths import check_encoding, compression_mode, is_local, local_path, not_found_reason, open_binary
+from ._paths import (
+    check_encoding,
+    compression_mode,
+    is_local,
+    local_path,
+    not_found_reason,
+    open_binary,
+    path_error,
+    writable_problem,
+)
 
-__all__ = ["META_COLUMNS", "REJECT_COLUMNS", "CsvSink", "cell"]
+__all__ = ["EXTRA_KEYS", "META_COLUMNS", "REJECT_COLUMNS", "CsvSink", "cell"]
+
+log = logging.getLogger("lmnh_pipes.csv")
+
+#: What the sink does with a key of a record's value that no column names.
+EXTRA_KEYS: Final = ("warn", "ignore", "reject")
+#: How many sets of left-out keys a run warns of, at most.
+_MAX_WARNINGS: Final = 20
 
 #: Compressions (by suffix) whose rows are not relied on to be durable before the file closes.
 _DURABLE_ONLY_AT_CLOSE: Final = frozenset({".bz2", ".xz", ".lz4", ".zst"})
@@ -70,6 +97,31 @@ def _check_delimiter(_: Any, __: attrs.Attribute[Any], value: str) -> None:
         raise ConfigError(f"delimiter must be one character; found {value!r}")
 
 
+def _check_extra_keys(_: Any, __: attrs.Attribute[Any], value: str) -> None:
+    if value not in EXTRA_KEYS:
+        raise ConfigError(f"extra_keys must be one of {', '.join(EXTRA_KEYS)}; found {value!r}")
+
+
+@attrs.frozen
+class _Coverage:
+    """What a list of columns takes from a record's value."""
+
+    columns: tuple[str, ...]
+    reads_value: bool  # some column reads the value: a record without a decoded one would be an empty row
+    whole: bool  # a ``raw`` or ``value`` column carries the whole record: no key is lost
+    keys: frozenset[str]  # the value's top-level keys that some column names
+
+    @classmethod
+    def of(cls, columns: Sequence[str], split_by: str | None) -> _Coverage:
+        fields = [FieldPath.of(c) for c in columns]
+        reads = [f for f in fields if f.root == "value"]
+        whole = any(f.root == "raw" or (f.root == "value" and not f.steps) for f in fields)
+        keys = {f.steps[0] for f in reads if f.steps}
+        if split_by is not None and (split := FieldPath.of(split_by)).parts:
+            keys.add(split.parts[0])  # its value names the file
+        return cls(tuple(columns), bool(reads), whole, frozenset(keys))
+
+
 def _to_list(value: Sequence[str] | None) -> list[str] | None:
     return None if value is None else list(value)
 
@@ -93,8 +145,11 @@ class CsvSink:
     # May hold credentials (an S3 secret key, an HTTP password): never in a repr.
     transport_params: dict[str, Any] | None = attrs.field(default=None, repr=False)
     split_by: str | None = None
+    extra_keys: Literal["warn", "ignore", "reject"] = attrs.field(default="warn", validator=_check_extra_keys)
 
     _parts: dict[str, CsvSink] = attrs.field(factory=dict, init=False)
+    _coverage: dict[tuple[str, ...], _Coverage] = attrs.field(factory=dict, init=False)
+    _warned: set[frozenset[str]] = attrs.field(factory=set, init=False)  # key sets already warned of, this run
     _text: IO[str] | None = attrs.field(default=None, init=False)
     _file: IO[bytes] | None = attrs.field(default=None, init=False)  # the local file, for fsync
     _compressor: IO[bytes] | None = attrs.field(default=None, init=False)  # between the text and the file
@@ -152,8 +207,19 @@ class CsvSink:
             return True
         return lines > (1 if self.header else 0)
 
+    def check(self) -> None:
+        """For a local path, check (creating nothing) that the file could be written: not a directory, in a folder
+        that exists or can be made, may be written to, and is on a file system that holds files (not /proc)."""
+        if not is_local(self.path):
+            return  # a URL needs a connection
+        path = self.path if self.split_by is None else self.path.replace("{}", "x")
+        problem = writable_problem(local_path(path))
+        if problem is not None:
+            raise path_error(self.path, f"cannot write {self.path!r}: {problem}")
+
     def open(self) -> None:
         """Create (or, with ``append``, open) the file, and write the header if the columns are known."""
+        self._warned = set()
         if self.split_by is not None:
             return  # one file per value, each created when its first record comes
         self._needs_header = True
@@ -172,12 +238,14 @@ class CsvSink:
                 )
         except Exception as exc:
             # Locally, any OSError when creating the file means the path is wrong (a directory, no permission).
-            reason = not_found_reason(exc) or (
-                exc.strerror if isinstance(exc, OSError) and is_local(self.path) else None
-            )
+            reason: str | None
+            if isinstance(exc, OSError) and is_local(self.path):
+                reason = writable_problem(local_path(self.path)) or exc.strerror or str(exc)
+            else:
+                reason = not_found_reason(exc)
             if reason is None:
                 raise
-            raise ConfigError(f"cannot write {self.path!r}: {reason}") from exc
+            raise path_error(self.path, f"cannot write {self.path!r}: {reason}") from exc
         self._writer = csv.writer(self._text, delimiter=self.delimiter, lineterminator="\r\n")
         self._columns = self.columns
         if self._columns is not None:
@@ -208,7 +276,12 @@ class CsvSink:
         return text
 
     def write(self, records: Sequence[Record]) -> None:
-        """Write one row per record; for a local file, flushed and fsynced before returning."""
+        """Write one row per record; for a local file, flushed and fsynced before returning.
+
+        Raises :class:`~lmnh_pipes.RecordRejectedError`, having written nothing, for accepted records without a
+        decoded value when a column reads the value, and (``extra_keys: reject``) for records with keys that no
+        column names: they become rejects.
+        """
         if not records:
             return
         if self.split_by is not None:
@@ -218,11 +291,75 @@ class CsvSink:
             raise RuntimeError("CsvSink.write() called before open()")
         columns = self._columns
         if columns is None:
-            columns = self._columns = _default_columns(records[0])
+            columns = _default_columns(records[0])
+        self._screen([(self._covering(columns), records)])
+        if self._columns is None:
+            self._columns = columns
             self._write_header(columns)
         getters = [compile_path(c) for c in columns]
         self._writer.writerows([cell(get(record)) for get in getters] for record in records)
         self._sync()
+
+    def _covering(self, columns: list[str]) -> _Coverage:
+        key = tuple(columns)
+        coverage = self._coverage.get(key)
+        if coverage is None:
+            coverage = self._coverage[key] = _Coverage.of(columns, self.split_by)
+        return coverage
+
+    def _screen(self, groups: Sequence[tuple[_Coverage, Sequence[Record]]]) -> None:
+        """Refuse (all at once, before anything is written) what would be written as an empty row, or lose keys
+        under ``extra_keys: reject``; warn once per key set of lost keys under ``warn``."""
+        refused: list[tuple[Any, str]] = []
+        mode = self.extra_keys
+        for coverage, records in groups:
+            keys, whole = coverage.keys, coverage.whole or mode == "ignore"
+            for record in records:
+                if record.reject is not None:
+                    continue  # a reject's row keeps its raw bytes and its reason; its keys are not the columns'
+                value = record.value
+                if type(value) is not dict and not isinstance(value, Mapping):
+                    if coverage.reads_value:
+                        refused.append((record, self._undecoded(value, coverage)))
+                    continue
+                if whole or keys.issuperset(value):
+                    continue
+                extra = [k for k in value if k not in keys]
+                if mode == "reject":
+                    refused.append((record, f"no column in the csv sink for {_keys(extra)} ({_shown(coverage)})"))
+                else:
+                    self._warn(extra, coverage, record)
+        if refused:
+            raise RecordRejectedError("csv", refused)
+
+    def _warn(self, extra: list[str], coverage: _Coverage, record: Record) -> None:
+        """Say once per run which keys are left out; after ``_MAX_WARNINGS`` key sets (keys that are data, such
+        as ids), say that no more will be said."""
+        warned = self._warned
+        if frozenset(extra) in warned or len(warned) > _MAX_WARNINGS:
+            return
+        warned.add(frozenset(extra))
+        where = {"topic": record.meta.topic, "partition": record.meta.partition, "offset": record.meta.offset}
+        if len(warned) > _MAX_WARNINGS:
+            log.warning(
+                "csv sink %s: more keys without a column are left out, and not reported", self.path, extra=where
+            )
+            return
+        log.warning(
+            "csv sink %s leaves out %s: no column names %s (%s). extra_keys: ignore leaves such keys out without a "
+            "word; extra_keys: reject makes such records rejects",
+            self.path,
+            _keys(extra),
+            "it" if len(extra) == 1 else "them",
+            _shown(coverage),
+            extra=where,
+        )
+
+    @staticmethod
+    def _undecoded(value: Any, coverage: _Coverage) -> str:
+        what = "the value is not decoded" if value is None else f"the value is {kind_of(value)}, not an object"
+        hint = "put a decoding validator such as 'json' first"
+        return f"{what}, and the csv sink's columns read it ({_shown(coverage)}); {hint}"
 
     def close(self) -> None:
         """Flush and close the file (for a URL, this completes the upload)."""
@@ -247,10 +384,16 @@ class CsvSink:
         groups: dict[str, list[Record]] = {}
         for record in records:
             groups.setdefault(_file_part(record.get(split_by, None)), []).append(record)
+        screens = []
+        for value, group in groups.items():
+            part = self._parts.get(value)
+            columns = self.columns or (part._columns if part is not None else None) or _default_columns(group[0])
+            screens.append((self._covering(columns), group))
+        self._screen(screens)  # before any part writes: a refusal leaves the whole batch unwritten
         for value, group in groups.items():
             part = self._parts.get(value)
             if part is None:
-                part = attrs.evolve(self, path=self.path.replace("{}", value), split_by=None)
+                part = attrs.evolve(self, path=self.path.replace("{}", value), split_by=None, extra_keys="ignore")
                 try:
                     part.open()
                 except ConfigError as exc:
@@ -276,6 +419,16 @@ class CsvSink:
         if self._file is not None:
             self._file.flush()
             os.fsync(self._file.fileno())
+
+
+def _keys(keys: list[str]) -> str:
+    return f"key{'s' if len(keys) > 1 else ''} {show_names(keys)}"
+
+
+def _shown(coverage: _Coverage) -> str:
+    columns = coverage.columns
+    shown = ", ".join(columns[:8]) + (f" and {len(columns) - 8} more" if len(columns) > 8 else "")
+    return f"columns: {shown}"
 
 
 def _file_part(value: Any) -> str:

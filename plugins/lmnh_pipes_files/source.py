@@ -11,7 +11,7 @@ import attrs
 
 from lmnh_pipes import ConfigError, EndOfInput, Record
 
-from ._paths import check_encoding, compression_mode, is_local, not_found_reason, open_binary, resolve
+from ._paths import check_encoding, compression_mode, is_local, not_found_reason, open_binary, path_error, resolve
 from ._readers import READERS
 
 __all__ = ["FORMATS", "FileSource", "Format"]
@@ -38,9 +38,9 @@ def _check_compression(_: Any, __: attrs.Attribute[Any], value: str) -> None:
 class FileSource:
     """Read records from files: a local path or glob, s3:// or http(s):// URLs; compressed by suffix.
 
-    ``format`` cuts a file into records: ``lines``, ``jsonl``, ``csv`` or ``json``. A line or element that does
-    not decode still makes a record, without a value, for a ``json`` validator to reject with the reason. Every
-    option, and each format's rules: ``docs/sources.md``.
+    ``format`` cuts a file into records: ``lines``, ``jsonl``, ``csv`` or ``json``. A line, row or element that
+    does not decode still makes a record, rejected by the source (``reject.validator`` ``file``) with the reason
+    and its bytes. Every option, and each format's rules: ``docs/sources.md``.
     """
 
     path: str
@@ -127,7 +127,7 @@ class FileSource:
             reason = not_found_reason(exc)
             if reason is None:
                 raise
-            raise ConfigError(f"cannot read {path!r}: {reason}") from exc
+            raise path_error(path, f"cannot read {path!r}: {reason}") from exc
 
     def _iter_records(self) -> Generator[Record, None, None]:
         reader = READERS[self.format]

@@ -8,8 +8,9 @@ sees decoded records that its conditions select.
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 import attrs
@@ -19,7 +20,7 @@ from lmnh_pipes.records import MISSING
 
 from .conditions import Condition
 
-__all__ = ["NOT_DECODED", "FieldRule", "Rule", "check_number", "config_error"]
+__all__ = ["NOT_DECODED", "FieldRule", "Rule", "canonical_name", "check_number", "config_error"]
 
 NOT_DECODED: Final = "the value is not decoded (put a decoding validator such as 'json' first)"
 
@@ -27,6 +28,21 @@ NOT_DECODED: Final = "the value is not decoded (put a decoding validator such as
 def config_error(option: str, message: str) -> ConfigError:
     """A configuration error that names the option: ``end: expected HH:MM[:SS], found '25:00'``."""
     return ConfigError(f"{option}: {message}")
+
+
+def canonical_name(option: str, what: str, name: Any, names: Sequence[str], aliases: Mapping[str, str]) -> str:
+    """``name`` as one of ``names``, taking the other spelling in ``aliases`` too (``int`` for ``integer``); else
+    a :class:`ConfigError` naming ``option``, with a "did you mean" when a known name is close."""
+    if isinstance(name, str):
+        if name in names:
+            return name
+        if name in aliases:
+            return aliases[name]
+        close = difflib.get_close_matches(name, [*names, *aliases], n=1, cutoff=0.6)
+        if close:
+            guess = aliases.get(close[0], close[0])
+            raise config_error(option, f"unknown {what} {name!r} (did you mean {guess!r}?)")
+    raise config_error(option, f"unknown {what} {name!r}; expected one of {', '.join(names)}")
 
 
 def check_number(option: str, value: float | None) -> None:

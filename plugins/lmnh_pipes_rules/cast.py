@@ -24,12 +24,14 @@ from lmnh_pipes import (
 )
 from lmnh_pipes.records import MISSING
 
-from .base import Rule, config_error
+from .base import Rule, canonical_name, config_error
 
-__all__ = ["CAST_KINDS", "Cast"]
+__all__ = ["CAST_KINDS", "KIND_ALIASES", "Cast"]
 
 #: The target kinds of the ``cast`` rule.
 CAST_KINDS: Final = ("int", "float", "str", "bool", "datetime", "json")
+#: The ``types`` rule's spellings, accepted too: ``cast: {val: integer}`` is ``cast: {val: int}``.
+KIND_ALIASES: Final = {"integer": "int", "number": "float", "string": "str", "boolean": "bool"}
 
 _INT: Final = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _INTEGRAL_FLOAT: Final = re.compile(r"([+-]?[0-9]+)\.0+", re.ASCII)
@@ -134,7 +136,8 @@ class Cast(Rule):
     """Cast string fields (from a CSV file) to typed values: ``fields: {val: int, at: datetime}``.
 
     Kinds: ``int``, ``float``, ``str``, ``bool``, ``datetime`` (a naive time is read in ``timezone``) and
-    ``json``; ``empty`` says what an empty string becomes. Options and each kind's rules: ``docs/validators.md``.
+    ``json``, with ``types``' spellings ``integer``, ``number``, ``string`` and ``boolean`` taken too; ``empty``
+    says what an empty string becomes. Options and each kind's rules: ``docs/validators.md``.
     """
 
     name: str = "cast"
@@ -159,10 +162,9 @@ class Cast(Rule):
             "json": _to_json,
         }
         casts = []
-        for path, kind in self.fields.items():
+        for path, given in self.fields.items():
             where = f"fields.{path}"
-            if kind not in casters:
-                raise config_error(where, f"unknown kind {kind!r}; expected one of {', '.join(CAST_KINDS)}")
+            kind = canonical_name(where, "kind", given, CAST_KINDS, KIND_ALIASES)
             casts.append((FieldPath.parse(path, where, writable=True), casters[kind], kind))
         object.__setattr__(self, "_casts", tuple(casts))
 

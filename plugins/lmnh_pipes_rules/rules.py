@@ -14,10 +14,10 @@ import attrs
 from lmnh_pipes import FieldPath, Record, describe_value, show_names, show_value
 from lmnh_pipes.records import MISSING
 
-from .base import FieldRule, Rule, check_number, config_error
+from .base import FieldRule, Rule, canonical_name, check_number, config_error
 from .conditions import Membership
 
-__all__ = ["JSON_TYPES", "Keys", "OneOf", "Pattern", "Range", "SetFields", "Types"]
+__all__ = ["JSON_TYPES", "TYPE_ALIASES", "Keys", "OneOf", "Pattern", "Range", "SetFields", "Types"]
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -79,6 +79,8 @@ class Keys(Rule):
 
 #: The type names of the ``types`` rule: the JSON types, plus ``datetime`` (after ``timestamp`` or ``cast``).
 JSON_TYPES: Final = ("string", "integer", "number", "boolean", "null", "object", "array", "datetime")
+#: The ``cast`` rule's spellings, accepted too: ``types: {val: int}`` is ``types: {val: integer}``.
+TYPE_ALIASES: Final = {"int": "integer", "float": "number", "str": "string", "bool": "boolean"}
 
 _TYPE_OF: Final[dict[type, str]] = {
     str: "string",
@@ -118,8 +120,9 @@ class Types(Rule):
     """The JSON type of each named field: ``fields: {val: integer, type: integer|null}``.
 
     Types: ``string``, ``integer`` (not ``3.0``, not ``true``), ``number`` (an integer or a float, not a
-    boolean), ``boolean``, ``null``, ``object``, ``array``, ``datetime``, or a ``|`` union of them. A missing
-    field is not this rule's business (it passes): use ``keys`` to require it.
+    boolean), ``boolean``, ``null``, ``object``, ``array``, ``datetime``, or a ``|`` union of them; ``cast``'s
+    spellings ``str``, ``int``, ``float`` and ``bool`` are taken too. A missing field is not this rule's business
+    (it passes): use ``keys`` to require it.
     """
 
     name: str = "types"
@@ -132,10 +135,8 @@ class Types(Rule):
         checks = []
         for path, spec in self.fields.items():
             where = f"fields.{path}"
-            names = [n.strip() for n in spec.split("|")] if isinstance(spec, str) else [spec]
-            for n in names:
-                if n not in JSON_TYPES:
-                    raise config_error(where, f"unknown type {n!r}; expected one of {', '.join(JSON_TYPES)}")
+            given = [n.strip() for n in spec.split("|")] if isinstance(spec, str) else [spec]
+            names = [canonical_name(where, "type", n, JSON_TYPES, TYPE_ALIASES) for n in given]
             allowed = frozenset(names) | ({"integer"} if "number" in names else set())
             checks.append((FieldPath.parse(path, where), allowed, "|".join(names)))
         object.__setattr__(self, "_checks", tuple(checks))

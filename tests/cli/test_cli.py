@@ -244,7 +244,7 @@ def test_check_finds_missing_local_inputs_with_their_lines(workdir):
     )
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 2
-    assert f"error: {path}:1: source: no file matches 'nope/*.txt'" in result.output
+    assert f"error: {path}:1: source.path: no file matches 'nope/*.txt' (relative to the working" in result.output
     assert f"error: {path}:3: validators[0]: catalogue '/nowhere' does not exist" in result.output
     run = CliRunner().invoke(main, ["run", str(path)])
     assert run.exit_code == 2
@@ -322,7 +322,10 @@ def test_check_finds_a_missing_input_file_as_run_would(workdir):
     for command in ("check", "run"):
         result = CliRunner().invoke(main, [command, str(path)])
         assert result.exit_code == 2
-        assert result.output == f"error: {path}:1: source: cannot read 'nope.txt': No such file or directory\n"
+        assert result.output == (
+            f"error: {path}:1: source.path: cannot read 'nope.txt': No such file or directory (relative to the "
+            f"working directory {workdir})\n"
+        )
 
 
 def test_a_misspelt_choice_gets_a_did_you_mean(workdir):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
@@ -101,6 +102,34 @@ def test_any_bytes(raw: bytes) -> None:
 def test_refusals_keep_their_reasons(raw: bytes, reason: str) -> None:
     with pytest.raises(DecodeError, match=re.escape(reason)):
         decode_object(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"a": "x\ny"}', "not valid JSON: Invalid control character at character 8"),
+        (b'{"a": "x', "not valid JSON: Unterminated string starting at character 6"),
+        (b'{"a": 1} x', "not valid JSON: Extra data at character 9"),
+    ],
+)
+def test_a_reason_says_where_once(raw: bytes, reason: str) -> None:
+    """json's own messages sometimes end in "at" ("Invalid control character at"): the reason says it once."""
+    with pytest.raises(DecodeError) as caught:
+        decode_object(raw)
+    assert str(caught.value) == reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='{}[]":,\\ \n\tax1u', max_size=20))
+def test_no_reason_doubles_a_word(text: str) -> None:
+    try:
+        decode_value(text.encode())
+    except DecodeError as exc:
+        reason = str(exc)
+    else:
+        return
+    words = reason.split()
+    assert not any(a == b for a, b in itertools.pairwise(words)), reason
 
 
 def test_the_deepest_allowed_nesting_is_decoded() -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import logging
+import os
+import re
 import zlib
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -13,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from lmnh_pipes import ConfigError, Meta, Record
+from lmnh_pipes import ConfigError, Meta, Record, RecordRejectedError, RunError
 from lmnh_pipes_files import CsvSink, FileSource
 from lmnh_pipes_files.csv_sink import REJECT_COLUMNS, cell
 
@@ -309,3 +312,173 @@ def test_a_split_file_that_cannot_be_created_mid_run_fails_the_run_not_the_confi
     with pytest.raises(RunError, match=r"request\.csv"):
         sink.write([Record.of({"kind": "request"})])
     sink.close()
+
+
+# --- what a row would lose ---------------------------------------------------------------------------------------
+
+
+def test_an_accepted_record_without_a_decoded_value_is_refused_not_written_as_an_empty_row(tmp_path):
+    path = tmp_path / "out.csv"
+    sink = CsvSink(path=str(path), columns=["a", "b", "meta.offset"])
+    good = rec({"a": 1, "b": 2}, offset=0)
+    undecoded = rec(None, b"not json", offset=1)
+    a_list = rec([1, 2], b"[1, 2]", offset=2)
+    sink.open()
+    try:
+        with pytest.raises(RecordRejectedError) as caught:
+            sink.write([good, undecoded, a_list])
+        assert path.read_bytes() == b"a,b,meta.offset\r\n"  # nothing of the batch was written
+        assert caught.value.sink == "csv"
+        assert [(r, reason.split(",")[0]) for r, reason in caught.value.records] == [
+            (undecoded, "the value is not decoded"),
+            (a_list, "the value is an array"),
+        ]
+        assert "put a decoding validator such as 'json' first" in caught.value.records[0][1]
+        sink.write([good])  # what the runner does next: the rest, again
+    finally:
+        sink.close()
+    assert rows(path) == [["a", "b", "meta.offset"], ["1", "2", "0"]]
+
+
+def test_records_without_a_value_are_written_when_no_column_reads_the_value(tmp_path):
+    path = tmp_path / "out.csv"
+    write_all(CsvSink(path=str(path), columns=["meta.offset", "raw"]), [rec(None, b"line", offset=4)])
+    assert rows(path) == [["meta.offset", "raw"], ["4", "line"]]
+
+
+def test_rejected_records_are_never_refused_nor_warned_of(tmp_path, caplog):
+    path = tmp_path / "rejects.csv"
+    bad = rec({"a": 1, "zz": 2}, b"x", offset=3).rejected_by("json", "why")
+    undecoded = rec(None, b"y", offset=4).rejected_by("file", "why", "json")
+    write_all(CsvSink(path=str(path), columns=["a", "reject.reason"], extra_keys="reject"), [bad, undecoded])
+    assert rows(path) == [["a", "reject.reason"], ["1", "why"], ["", "why"]]
+    assert not caplog.records
+
+
+def test_keys_without_a_column_are_warned_of_once_per_key_set(tmp_path, caplog):
+    path = tmp_path / "out.csv"
+    sink = CsvSink(path=str(path), columns=["a", "b"])
+    batches = [
+        [rec({"a": 1, "c": 2}), rec({"a": 3, "c": 4}), rec({"a": 5, "b": 6})],
+        [rec({"a": 7, "c": 8}, topic="in.jsonl", offset=9), rec({"d": 1, "c": 2, "a": 0})],
+    ]
+    with caplog.at_level(logging.WARNING, logger="lmnh_pipes.csv"):
+        write_all(sink, *batches)
+    assert rows(path) == [["a", "b"], ["1", ""], ["3", ""], ["5", "6"], ["7", ""], ["0", ""]]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"csv sink {path} leaves out key 'c': no column names it (columns: a, b). extra_keys: ignore leaves such "
+        "keys out without a word; extra_keys: reject makes such records rejects",
+        f"csv sink {path} leaves out keys 'd' and 'c': no column names them (columns: a, b). extra_keys: ignore "
+        "leaves such keys out without a word; extra_keys: reject makes such records rejects",
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="lmnh_pipes.csv"):
+        write_all(sink, batches[0])  # a new run says it again
+    assert len(caplog.records) == 1
+
+
+def test_keys_that_are_data_do_not_flood_the_log(tmp_path, caplog):
+    sink = CsvSink(path=str(tmp_path / "out.csv"), columns=["a"])
+    with caplog.at_level(logging.WARNING, logger="lmnh_pipes.csv"):
+        write_all(sink, [rec({"a": 1, f"id-{i}": i}) for i in range(500)])
+    assert len(caplog.records) == 21
+    assert caplog.records[-1].getMessage().endswith("more keys without a column are left out, and not reported")
+
+
+def test_no_warning_when_the_whole_record_has_a_column_or_with_ignore(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="lmnh_pipes.csv"):
+        write_all(CsvSink(path=str(tmp_path / "1.csv"), columns=["a", "raw"]), [rec({"a": 1, "c": 2}, b"{}")])
+        write_all(CsvSink(path=str(tmp_path / "2.csv"), columns=["value"]), [rec({"a": 1, "c": 2})])
+        write_all(CsvSink(path=str(tmp_path / "3.csv"), columns=["a"], extra_keys="ignore"), [rec({"a": 1, "c": 2})])
+        write_all(CsvSink(path=str(tmp_path / "4.csv"), columns=["x.y"]), [rec({"x": {"y": 1, "z": 2}})])
+        write_all(CsvSink(path=str(tmp_path / "{}.csv"), split_by="kind"), [rec({"kind": "k", "a": 1})])
+    assert not caplog.records
+    assert rows(tmp_path / "2.csv") == [["value"], ['{"a":1,"c":2}']]
+
+
+def test_extra_keys_reject_refuses_those_records_having_written_nothing(tmp_path):
+    path = tmp_path / "out.csv"
+    sink = CsvSink(path=str(path), columns=["a", "b"], extra_keys="reject")
+    keeps = rec({"a": 1, "b": 2})
+    loses = rec({"a": 3, "c": 4, "d": 5})
+    sink.open()
+    try:
+        with pytest.raises(RecordRejectedError) as caught:
+            sink.write([keeps, loses])
+        assert caught.value.records == [(loses, "no column in the csv sink for keys 'c' and 'd' (columns: a, b)")]
+        assert path.read_bytes() == b"a,b\r\n"
+    finally:
+        sink.close()
+
+
+def test_split_by_refuses_before_any_file_is_written(tmp_path):
+    sink = CsvSink(path=str(tmp_path / "{}.csv"), split_by="kind", columns=["kind", "n"], extra_keys="reject")
+    sink.open()
+    try:
+        with pytest.raises(RecordRejectedError):
+            sink.write([Record.of({"kind": "rating", "n": 1}), Record.of({"kind": "request", "n": 2, "x": 3})])
+    finally:
+        sink.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_extra_keys_must_be_known():
+    with pytest.raises(ConfigError, match="extra_keys must be one of warn, ignore, reject; found 'drop'"):
+        CsvSink(path="x.csv", extra_keys="drop")  # type: ignore[arg-type]
+
+
+# --- check: could the file be written? ----------------------------------------------------------------------------
+
+
+def test_check_accepts_a_new_file_in_new_folders_and_creates_nothing(tmp_path):
+    CsvSink(path=str(tmp_path / "a" / "b" / "out.csv")).check()
+    CsvSink(path=str(tmp_path / "out" / "{}.csv"), split_by="kind").check()
+    (tmp_path / "old.csv").write_text("x\n")
+    CsvSink(path=str(tmp_path / "old.csv")).check()
+    CsvSink(path="/dev/null").check()  # a device: whether it takes rows is found when it opens
+    CsvSink(path="s3://bucket/out.csv").check()  # a URL needs --online
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.csv"]
+
+
+def test_check_finds_a_directory_and_a_parent_that_is_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("")
+    for path, reason in [
+        ("dir", "it is a directory"),
+        ("file/out.csv", f"{tmp_path / 'file'} is not a directory"),
+        ("file/deeper/{}.csv", f"{tmp_path / 'file'} is not a directory"),
+    ]:
+        sink = CsvSink(path=path, split_by="k" if "{}" in path else None)
+        with pytest.raises(ConfigError) as caught:
+            sink.check()
+        [problem] = caught.value.problems
+        assert (problem.path, problem.message) == ("path", f"cannot write {path!r}: {reason}")
+        assert problem.hint == f"relative to the working directory {tmp_path}"
+        if "{}" not in path:
+            with pytest.raises(ConfigError, match=re.escape(reason)):  # opening says the same
+                sink.open()
+        else:
+            sink.open()
+            with pytest.raises(RunError, match=re.escape(reason)):  # a file made mid-run fails the run
+                sink.write([Record.of({"k": "v"})])
+        sink.close()
+
+
+@pytest.mark.skipif(not os.path.ismount("/proc") or not hasattr(os, "statvfs"), reason="needs a /proc file system")
+def test_check_finds_a_pseudo_file_system(tmp_path):
+    with pytest.raises(ConfigError, match=r"cannot write '/proc/out\.csv': /proc is on a pseudo file system"):
+        CsvSink(path="/proc/out.csv").check()
+    with pytest.raises(ConfigError, match=r"/proc is on a pseudo file system"):
+        CsvSink(path="/proc/out.csv").open()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_check_finds_a_folder_that_may_not_be_written(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        with pytest.raises(ConfigError, match=f"permission denied in {re.escape(str(locked))}"):
+            CsvSink(path=str(locked / "x" / "out.csv")).check()
+    finally:
+        locked.chmod(0o700)

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmnh_pipes import ConfigError, EndOfInput, Meta, Record
+from lmnh_pipes import ConfigError, EndOfInput, Meta, Record, Rejection, validate_all
 from lmnh_pipes_files import FileSource
 from lmnh_pipes_files._readers import iter_line_chunks
-from lmnh_pipes_rules import JsonValidator
+from lmnh_pipes_rules import Cast, JsonValidator
 
 
 def read_all(source: FileSource, batch: int = 1000) -> list[Record]:
@@ -158,6 +158,28 @@ def test_recursive_glob(write_file, tmp_path):
     assert sorted(raws(records)) == [b"one", b"two"]
 
 
+@pytest.mark.parametrize("path", ["nope.txt", "in/*.jsonl", "file://nope.txt"])
+def test_a_relative_path_that_reads_nothing_names_the_option_and_the_working_directory(tmp_path, monkeypatch, path):
+    monkeypatch.chdir(tmp_path)
+    source = FileSource(path=path)
+    for attempt in (source.check, source.open):
+        with pytest.raises(ConfigError) as caught:
+            attempt()
+        [problem] = caught.value.problems
+        assert problem.path == "path"
+        assert problem.hint == f"relative to the working directory {tmp_path}"
+        assert str(problem).startswith("path: ")
+        assert str(problem).endswith(f" (relative to the working directory {tmp_path})")
+
+
+def test_an_absolute_path_that_reads_nothing_names_the_option_only(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        FileSource(path=str(tmp_path / "nope.txt")).check()
+    [problem] = caught.value.problems
+    assert (problem.path, problem.hint) == ("path", "")
+    assert problem.message == f"cannot read {str(tmp_path / 'nope.txt')!r}: No such file or directory"
+
+
 def test_glob_matching_nothing_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="no file matches"):
         FileSource(path=str(tmp_path / "*.jsonl")).open()
@@ -218,16 +240,31 @@ def test_close_releases_the_file_mid_read(write_file):
 # --- jsonl ------------------------------------------------------------------------------------------------------
 
 
-def test_jsonl_keeps_undecodable_lines_with_value_none(write_file):
-    data = b'{"a": 1}\nnot json\n\n{"a": 1, "a": 2}\n[1]\n{"b": "\xc3\xa9"}\r\n'
+def test_jsonl_rejects_undecodable_lines_itself_with_the_reason_and_the_bytes(write_file):
+    data = b'{"a": 1}\nnot json\n\n{"a": 1, "a": 2}\n[1]\n{"b": "\xc3\xa9"}\r\n{"c": "\xff"}\n'
     records = read_all(FileSource(path=str(write_file("in.jsonl", data)), format="jsonl"))
-    assert [r.value for r in records] == [{"a": 1}, None, None, None, None, {"b": "é"}]
-    assert raws(records) == [b'{"a": 1}', b"not json", b"", b'{"a": 1, "a": 2}', b"[1]", b'{"b": "\xc3\xa9"}']
-    assert [r.meta.offset for r in records] == list(range(6))
-    # ... and the json validator then rejects exactly those, with a reason.
-    checked = [JsonValidator().validate(r) for r in records]
-    assert [r.reject is not None for r in checked] == [False, True, True, True, True, False]
-    assert "duplicate key 'a'" in checked[3].reject.reason  # type: ignore[union-attr]
+    assert [r.value for r in records] == [{"a": 1}, None, None, None, None, {"b": "é"}, None]
+    assert raws(records) == [
+        b'{"a": 1}',
+        b"not json",
+        b"",
+        b'{"a": 1, "a": 2}',
+        b"[1]",
+        b'{"b": "\xc3\xa9"}',
+        b'{"c": "\xff"}',
+    ]
+    assert [r.meta.offset for r in records] == list(range(7))
+    # Rejected by the source, so that no record without a value is ever accepted, even with no json validator.
+    assert [(r.reject.validator, r.reject.rule, r.reject.reason) for r in records if r.reject] == [
+        ("file", "json", "not valid JSON: Expecting value at character 0"),
+        ("file", "json", "empty value"),
+        ("file", "json", "duplicate key 'a'"),
+        ("file", "json", "expected a JSON object, found [1] (an array)"),
+        ("file", "json", "not valid UTF-8 (byte 7)"),
+    ]
+    assert [r.reject is None for r in records] == [True, False, False, False, False, True, False]
+    # The runner passes a record that arrives rejected through the validators unchanged.
+    assert validate_all([JsonValidator()], records) == records
 
 
 # --- csv --------------------------------------------------------------------------------------------------------
@@ -244,13 +281,47 @@ def test_csv_rows_are_mappings_of_strings(write_file):
     assert [r.meta.offset for r in records] == [0, 1]
 
 
-def test_csv_rows_of_the_wrong_width_have_no_value_and_blank_lines_are_skipped(write_file):
+def test_csv_rows_of_the_wrong_width_are_rejected_with_their_counts_and_blank_lines_are_skipped(write_file):
     data = b"a,b\n1,2\n\n3\n4,5,6\n7,8\n"
     records = read_all(FileSource(path=str(write_file("in.csv", data)), format="csv"))
     assert [r.value for r in records] == [{"a": "1", "b": "2"}, None, None, {"a": "7", "b": "8"}]
     assert raws(records) == [b"1,2", b"3", b"4,5,6", b"7,8"]
     assert [r.meta.offset for r in records] == [0, 1, 2, 3]
-    assert [JsonValidator().validate(r).reject is not None for r in records] == [False, True, True, False]
+    assert [r.reject for r in records] == [
+        None,
+        Rejection(validator="file", rule="csv", reason="row has 1 field; the header has 2"),
+        Rejection(validator="file", rule="csv", reason="row has 3 fields; the header has 2"),
+        None,
+    ]
+    # Not a JSON reason ("Extra data at character 1") from a json validator, nor "not decoded" from cast:
+    # the validators never see these rows.
+    chain = [JsonValidator(), Cast(fields={"a": "int"})]
+    assert validate_all(chain, records)[1:3] == records[1:3]
+
+
+def test_csv_bytes_that_are_not_text_reject_that_row_only_and_keep_its_bytes(write_file):
+    data = b'site,val\r\nlmnh,1\r\n\xff\xfeab,2\r\ntring,"x\xe9y"\r\nsouth,3\r\n'
+    records = read_all(FileSource(path=str(write_file("in.csv", data)), format="csv"))
+    assert [r.value for r in records] == [{"site": "lmnh", "val": "1"}, None, None, {"site": "south", "val": "3"}]
+    assert raws(records) == [b"lmnh,1", b"\xff\xfeab,2", b"tring,x\xe9y", b"south,3"]
+    assert [(r.reject.rule, r.reject.reason) for r in records if r.reject] == [
+        ("encoding", "not utf-8 text: byte 0xff in column 'site'"),
+        ("encoding", "not utf-8 text: byte 0xe9 in column 'val'"),
+    ]
+    assert [r.meta.offset for r in records] == [0, 1, 2, 3]
+
+
+def test_csv_bytes_that_are_not_text_in_a_field_beyond_the_header(write_file):
+    records = read_all(FileSource(path=str(write_file("in.csv", b"a\n1,\x80\n")), format="csv"))
+    assert [(r.raw, r.reject.reason if r.reject else None) for r in records] == [
+        (b"1,\x80", "not utf-8 text: byte 0x80 in field 2")
+    ]
+
+
+def test_csv_header_that_is_not_text_stops_the_read(write_file):
+    source = FileSource(path=str(write_file("in.csv", b"s\xffite,val\n1,2\n")), format="csv")
+    with pytest.raises(ValueError, match=r"line 1: the CSV header is not utf-8 text: 's\\udcffite'"):
+        read_all(source)
 
 
 def test_csv_header_only_gives_nothing(write_file):
@@ -286,6 +357,13 @@ def test_json_array_elements_keep_their_own_text(write_file):
     assert [r.value for r in records] == [{"a": 1}, {"b": "é"}, None, None, None]
     assert raws(records) == [b'{"a": 1}', b'{"b" : "\xc3\xa9"}', b"7", b'{"c": 1, "c": 2}', b"[]"]
     assert [r.meta.offset for r in records] == [0, 1, 2, 3, 4]
+    assert [r.reject.reason if r.reject else None for r in records] == [
+        None,
+        None,
+        "expected a JSON object, found 7 (an integer)",
+        "duplicate key 'c'",
+        "expected a JSON object, found [] (an array)",
+    ]
 
 
 @pytest.mark.parametrize("data", [b"[]", b" [ ] \n"])
@@ -297,7 +375,9 @@ def test_json_empty_array_gives_nothing(write_file, data):
 def test_json_file_that_is_not_objects_is_one_record_to_reject(write_file, data):
     records = read_all(FileSource(path=str(write_file("bad.json", data)), format="json"))
     assert [(r.value, r.raw) for r in records] == [(None, data.strip())]
-    assert JsonValidator().validate(records[0]).reject is not None
+    assert records[0].reject is not None
+    assert (records[0].reject.validator, records[0].reject.rule) == ("file", "json")
+    assert records[0].reject.reason == JsonValidator().validate(records[0]).reject.reason  # type: ignore[union-attr]
 
 
 # --- S3 (a real moto server) -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import lmnh_pipes
+import lmnh_pipes_rules
 from lmnh_pipes import BatchOptions, Pipeline
 from lmnh_pipes.plugins import get_registry
 from lmnh_pipes_files import CsvSink, FileSource
@@ -94,7 +95,7 @@ rejects: {{type: csv, path: "{tmp_path}/out/bad.csv", columns: [meta.offset, raw
     report = pipeline.run(handle_signals=False)
     assert (report.read, report.accepted, report.rejected) == (2, 1, 1)
     assert (tmp_path / "out" / "ok.csv").read_bytes() == b"site,count,meta.offset\r\nlmnh,3,0\r\n"
-    assert (tmp_path / "out" / "bad.csv").read_bytes() == b"meta.offset,raw,reject.rule\r\n1,tring,json\r\n"
+    assert (tmp_path / "out" / "bad.csv").read_bytes() == b"meta.offset,raw,reject.rule\r\n1,tring,csv\r\n"
 
 
 def test_registered_with_summaries(monkeypatch):
@@ -120,3 +121,67 @@ def test_yaml_option_errors_name_the_key(tmp_path, monkeypatch):
     assert "source.format" in text
     assert "sink.colums" in text
     assert "did you mean 'columns'?" in text
+
+
+def test_jsonl_without_a_json_validator_writes_no_empty_row(tmp_path, caplog):
+    """Every line ends in exactly one output; a line that is not JSON is a reject, never a row of empty cells."""
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"a": 1, "b": 2}\nnot json\n{"a": 3, "c": 4}\n\n{"a": 5, "b": 6}\n')
+    pipeline = Pipeline(
+        source=FileSource(path=str(source), format="jsonl"),
+        validators=[],
+        sink=CsvSink(path=str(tmp_path / "ok.csv")),
+        rejects=CsvSink(path=str(tmp_path / "bad.csv")),
+    )
+    with caplog.at_level("WARNING", logger="lmnh_pipes.csv"):
+        report = pipeline.run(handle_signals=False)
+    assert (report.read, report.accepted, report.rejected) == (5, 3, 2)
+    assert dict(report.rejected_by) == {("file", "json"): 2}
+    assert (tmp_path / "ok.csv").read_bytes() == b"a,b\r\n1,2\r\n3,\r\n5,6\r\n"
+    assert [(r["meta.offset"], r["reject.reason"], r["raw"]) for r in read_rows(tmp_path / "bad.csv")] == [
+        ("1", "not valid JSON: Expecting value at character 0", "not json"),
+        ("3", "empty value", ""),
+    ]
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        f"csv sink {tmp_path / 'ok.csv'} leaves out key 'c'"
+    ]
+
+
+def test_lines_without_a_json_validator_go_to_the_rejects_when_the_columns_need_a_value(tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_bytes(b'{"a": 1}\n{"a": 2}\n')
+    pipeline = Pipeline(
+        source=FileSource(path=str(source)),
+        validators=[],
+        sink=CsvSink(path=str(tmp_path / "ok.csv"), columns=["a"]),
+        rejects=CsvSink(path=str(tmp_path / "bad.csv")),
+    )
+    report = pipeline.run(handle_signals=False)
+    assert (report.read, report.rejected, report.written) == (2, 2, 0)
+    assert (tmp_path / "ok.csv").read_bytes() == b"a\r\n"
+    bad = read_rows(tmp_path / "bad.csv")
+    assert [(r["reject.validator"], r["reject.rule"], r["raw"]) for r in bad] == [
+        ("csv", "write", '{"a": 1}'),
+        ("csv", "write", '{"a": 2}'),
+    ]
+    assert bad[0]["reject.reason"].startswith("the value is not decoded, and the csv sink's columns read it")
+
+
+@pytest.mark.parametrize("first", ["json", "cast"])
+def test_csv_rows_of_the_wrong_width_or_bytes_get_their_own_reasons_whatever_validator_comes_first(tmp_path, first):
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"site,val\n3,2\n4,1,9\n\xffx,2\n5,3\n")
+    validator = JsonValidator() if first == "json" else lmnh_pipes_rules.Cast(fields={"val": "int"})
+    pipeline = Pipeline(
+        source=FileSource(path=str(source), format="csv"),
+        validators=[validator],
+        sink=CsvSink(path=str(tmp_path / "ok.csv")),
+        rejects=CsvSink(path=str(tmp_path / "bad.csv")),
+    )
+    report = pipeline.run(handle_signals=False)
+    assert (report.read, report.accepted, report.rejected) == (4, 2, 2)
+    assert (tmp_path / "ok.csv").read_bytes() == b"site,val\r\n3,2\r\n5,3\r\n"
+    assert [(r["reject.rule"], r["reject.reason"]) for r in read_rows(tmp_path / "bad.csv")] == [
+        ("csv", "row has 3 fields; the header has 2"),
+        ("encoding", "not utf-8 text: byte 0xff in column 'site'"),
+    ]

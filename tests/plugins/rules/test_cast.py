@@ -184,7 +184,9 @@ def test_nested_fields():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"fields": {"v": "integer"}}, "fields.v: unknown kind 'integer'"),
+        ({"fields": {"v": "integr"}}, r"fields.v: unknown kind 'integr' \(did you mean 'int'\?\)"),
+        ({"fields": {"v": "flaot"}}, r"fields.v: unknown kind 'flaot' \(did you mean 'float'\?\)"),
+        ({"fields": {"v": "wibble"}}, "fields.v: unknown kind 'wibble'; expected one of int, float, str, bool"),
         ({"fields": {}}, "fields: expected a mapping"),
         ({"fields": {"v": "int"}, "empty": "zero"}, "empty: expected drop, null or keep"),
         ({"fields": {"v": "int"}, "timezone": "Europe/Londres"}, "timezone: unknown time zone"),
@@ -194,3 +196,11 @@ def test_nested_fields():
 def test_bad_options(options, message):
     with pytest.raises(ConfigError, match=message):
         Cast(**options)
+
+
+def test_the_types_rules_spellings_are_taken_too():
+    long = Cast(fields={"i": "integer", "n": "number", "s": "string", "b": "boolean"})
+    short = Cast(fields={"i": "int", "n": "float", "s": "str", "b": "bool"})
+    value = {"i": "7", "n": "1.5", "s": "x", "b": "yes"}
+    assert run(long, value).value == run(short, value).value == {"i": 7, "n": 1.5, "s": "x", "b": True}
+    assert reason(long, {"i": "x"}) == reason(short, {"i": "x"}) == 'i is "x", not an integer'

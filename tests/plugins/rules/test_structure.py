@@ -123,10 +123,36 @@ def test_types_checks_fields_in_order_and_nested_paths():
     assert reason(v, {"a": "x", "b": {"c": 3}}) is None
 
 
-@pytest.mark.parametrize("spec", ["int", "integer|int", "", "String"])
+@pytest.mark.parametrize("spec", ["integr", "integer|intt", "", "String", "float64"])
 def test_types_unknown_type_names_the_field(spec):
     with pytest.raises(ConfigError, match=r"fields\.val: unknown type"):
         Types(fields={"val": spec})
+
+
+@pytest.mark.parametrize(
+    ("spec", "hint"),
+    [
+        ("integr", "unknown type 'integr' (did you mean 'integer'?)"),
+        ("String", "unknown type 'String' (did you mean 'string'?)"),
+        ("boolen", "unknown type 'boolen' (did you mean 'boolean'?)"),
+        ("flaot", "unknown type 'flaot' (did you mean 'number'?)"),  # cast's spelling, named as types spells it
+        ("wibble", "unknown type 'wibble'; expected one of string, integer, number, boolean, null, object, array"),
+    ],
+)
+def test_types_unknown_type_says_what_was_meant(spec, hint):
+    with pytest.raises(ConfigError) as caught:
+        Types(fields={"val": spec})
+    assert str(caught.value).startswith(f"fields.val: {hint}")
+
+
+def test_types_takes_the_cast_rules_spellings():
+    short = Types(fields={"i": "int", "n": "float|null", "s": "str", "b": "bool"})
+    long = Types(fields={"i": "integer", "n": "number|null", "s": "string", "b": "boolean"})
+    for value in [{"i": 1, "n": 1.5, "s": "x", "b": True}, {"i": 1, "n": 2, "s": "x", "b": False, "z": 0}]:
+        assert reason(short, value) is None
+    for value in [{"i": 1.0}, {"n": "1"}, {"s": 1}, {"b": 1}, {"n": True}]:
+        assert reason(short, value) == reason(long, value) is not None
+    assert reason(short, {"i": "1"}) == 'i is "1" (a string), expected integer'
 
 
 # --- range --------------------------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ def test_a_pipeline_of_generic_rules_runs(registry, tmp_path):
         ("{type: range, field: val, mni: 0}", "validators[0].mni: unknown option 'mni' (did you mean 'min'?)"),
         ("{type: range, min: 0}", "validators[0]: missing required option 'field'"),
         ("{type: not_future, field: at, clock: now}", "validators[0].clock: expected"),
-        ("{type: types, fields: {val: int}}", "fields.val: unknown type 'int'"),
+        ("{type: types, fields: {val: integr}}", "fields.val: unknown type 'integr' (did you mean 'integer'?)"),
         ("{type: cast, fields: {val: int}, empty: zero}", "validators[0].empty: expected"),
         ("{type: in_catalogue, field: site, key: ID, catalogue: x, format: '{}{}'}", "format: '{}{}' is not"),
         ("{type: pattern, field: site, regex: '('}", "regex: not a valid regular expression"),
