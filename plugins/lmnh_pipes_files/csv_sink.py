@@ -224,6 +224,12 @@ class CsvSink:
         self._writer.writerows([cell(get(record)) for get in getters] for record in records)
         self._sync()
 
+    def destination(self, record: Record) -> str:
+        """The file ``record`` would be written to: ``path``, with ``split_by``'s value in place of ``{}``."""
+        if self.split_by is None:
+            return self.path
+        return self.path.replace("{}", _file_part(record.get(self.split_by, None)))
+
     def close(self) -> None:
         """Flush and close the file (for a URL, this completes the upload)."""
         parts, self._parts = self._parts, {}
