@@ -35,7 +35,7 @@ from .validation import validate_all
 from .values import kind_of, show_value
 from .yamlfile import Document, parse_document
 
-__all__ = ["CaseResult", "Difference", "Outcome", "Prepared", "Results", "prepare", "run_case", "run_paths"]
+__all__ = ["CaseResult", "Difference", "Outcome", "Prepared", "Results", "prepare", "run_case", "run_paths", "same"]
 
 #: The pipeline file's sections that are built but never opened: an unset variable there reads as a placeholder.
 _UNOPENED: Final = ("source", "sink", "rejects")
@@ -91,6 +91,7 @@ class Outcome:
             out["value"] = json.loads(json.dumps(r.value, default=json_default))
         else:
             out["reject"] = {"validator": r.reject.validator, "rule": r.reject.rule, "reason": r.reject.reason}
+            out["raw"] = r.raw.decode("utf-8", "backslashreplace")
         return out
 
 

@@ -193,7 +193,7 @@ class _Reader:
         out: dict[str, str] = {}
         for name, value in env.items():
             if isinstance(value, bool) or not isinstance(value, str | int | float):
-                self.problem(("env", name), f"expected text or a number, found {_kind(value)}")
+                self.problem(("env", name), f"expected text or a number, found {_kind(value)}", _quote(value))
             else:
                 out[name] = str(value)
         return out
@@ -214,8 +214,11 @@ class _Reader:
                 continue
             self.unknown_keys(spec, path, _CASE_KEYS)
             name = spec.get("name")
-            if not isinstance(name, str) or not name.strip():
-                self.problem((*path, "name") if "name" in spec else path, "expected 'name': a case needs a name")
+            if "name" not in spec:
+                self.problem(path, "expected 'name': a case needs a name")
+                name = f"cases[{i}]"
+            elif not isinstance(name, str) or not name.strip():
+                self.problem((*path, "name"), f"expected the case's name as text, found {_kind(name)}", _quote(name))
                 name = f"cases[{i}]"
             elif name in names:
                 self.problem((*path, "name"), f"two cases are named {name!r}", f"the other is on line {names[name]}")
@@ -380,6 +383,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def _quote(value: Any) -> str:
+    """A hint for a boolean where text was meant: YAML reads a bare yes, no, on or off as one."""
+    return "yes, no, on and off are booleans in YAML: quote the text" if isinstance(value, bool) else ""
 
 
 def _kind(value: Any) -> str:

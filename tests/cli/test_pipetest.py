@@ -140,6 +140,7 @@ def test_json_for_tools(workdir: Path) -> None:
     ]
     assert [o["accepted"] for o in failed[0]["outcomes"]] == [False, True]
     assert failed[0]["outcomes"][0]["reject"]["rule"] == "hours"
+    assert failed[0]["outcomes"][0]["raw"] == '{"at": "2024-10-21T03:10:00+01:00", "site": "2", "val": 3}'
     assert failed[0]["outcomes"][1]["destination"] == "out/quickstart/rating.csv"
 
 
