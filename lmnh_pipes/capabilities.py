@@ -14,6 +14,7 @@ capability             kind        the core then
 :class:`Sized`         source      the progress line shows a percentage and the time left
 :class:`FractionDone`  source      the same, from how much of its input the source has read
 :class:`Tappable`      source      ``lmnh-pipes tap`` reads from ``for_tap()``'s copy
+:class:`Routing`       sink        ``lmnh-pipes test`` compares ``destination(record)`` with a case's
 =====================  ==========  =================================================================
 
 The lifecycle methods that a component may leave out (``open``, ``close``, a source's ``ack``, a validator's
@@ -34,6 +35,7 @@ __all__ = [
     "OfflineCheck",
     "OnlineCheck",
     "Readiness",
+    "Routing",
     "Sized",
     "Tappable",
     "acknowledger",
@@ -103,6 +105,20 @@ class Tappable(Protocol):
 
     def for_tap(self) -> Source:
         """A copy that is safe to read beside the pipeline (the Kafka source: a consumer group of its own)."""
+        raise NotImplementedError
+
+
+@runtime_checkable
+class Routing(Protocol):
+    """A sink that can say, without connecting or opening anything, where a record would be written (a table
+    chosen by a field, a file named by one). ``lmnh-pipes test`` calls it on a built, unopened sink for every
+    record the validators accept, and compares the answer with the ``destination`` a test case expects."""
+
+    def destination(self, record: Record) -> str:
+        """The table, file or topic that ``record`` would be written to, as the pipeline file names it.
+
+        Raise :class:`ValueError`, with the reason, for a record that the sink would refuse for its content
+        without writing it (a route with no table): a test then sees it rejected, as a run would."""
         raise NotImplementedError
 
 

@@ -17,9 +17,11 @@ from .config import Stages, load, load_stages
 from .errors import ConfigError, LmnhPipesError, Problem
 from .logs import PipelineFilter, setup_logging
 from .pipeline import Pipeline
+from .pipetest import run_paths
 from .plan import DeliveryPlan, Guarantee
 from .plugins import get_registry
 from .progress import Progress
+from .records import json_default
 from .tap import record_json, tap
 
 __all__ = ["main"]
@@ -301,6 +303,27 @@ def tap_command(
     click.echo(
         f"{shown} record{'s' if shown != 1 else ''} {'rejected' if rejected else 'accepted'} up to {after}", err=True
     )
+
+
+@main.command(name="test")
+@click.argument("paths", nargs=-1, metavar="[PATH]...", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+def run_tests(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Run the cases of the *.test.yaml files under PATH (default: the working directory), in memory.
+
+    Exit 0 when every case passed, 1 when one failed, 2 when a test file or its pipeline file is wrong."""
+    try:
+        registry = get_registry()
+    except LmnhPipesError as exc:
+        _fail(exc, EXIT_CONFIG, False)
+    results = run_paths(
+        paths or (Path("."),),
+        registry,
+        on_result=None if as_json else lambda r: click.echo("\n".join(r.lines())),
+        on_problem=None if as_json else lambda p: click.echo(f"error: {p}", err=True),
+    )
+    click.echo(json.dumps(results.to_dict(), indent=2, default=json_default) if as_json else results.summary())
+    sys.exit(results.exit_code)
 
 
 def _name_logs(pipeline: Pipeline | Stages) -> None:

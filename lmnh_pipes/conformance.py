@@ -38,6 +38,7 @@ CAPABILITIES: dict[Kind, tuple[type[Any], ...]] = {
     "sink": (
         capabilities.OfflineCheck,
         capabilities.OnlineCheck,
+        capabilities.Routing,
         delivery.TransactionalSink,
         delivery.BufferingSink,
         delivery.OverwritingSink,

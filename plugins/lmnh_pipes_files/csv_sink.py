@@ -361,6 +361,12 @@ class CsvSink:
         hint = "put a decoding validator such as 'json' first"
         return f"{what}, and the csv sink's columns read it ({_shown(coverage)}); {hint}"
 
+    def destination(self, record: Record) -> str:
+        """The file ``record`` would be written to: ``path``, with ``split_by``'s value in place of ``{}``."""
+        if self.split_by is None:
+            return self.path
+        return self.path.replace("{}", _file_part(record.get(self.split_by, None)))
+
     def close(self) -> None:
         """Flush and close the file (for a URL, this completes the upload)."""
         parts, self._parts = self._parts, {}

@@ -180,6 +180,15 @@ class PostgresSink:
         with self._lock:
             self._writing(lambda cur, isolate: self._copy_records(cur, records, isolate))
 
+    def destination(self, record: Record) -> str:
+        """The table ``record`` would be written to: its route's, or the one table. Connects nothing."""
+        value = self._route(record)
+        key = str(None if value is MISSING else value)
+        spec = self._specs.get(key)
+        if spec is None:
+            raise ValueError(f"no table for {self.route} = {key!r} (routes: {', '.join(self._specs)})")
+        return spec.table
+
     @property
     def transaction_name(self) -> str:
         """What writes a batch and its positions together, in the delivery plan."""
