@@ -8,7 +8,6 @@ the key path, and all problems are reported together.
 from __future__ import annotations
 
 import collections.abc
-import difflib
 import inspect
 import os
 import re
@@ -18,7 +17,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import attrs
 import cattrs
 
 from .batching import BatchOptions
@@ -26,6 +24,7 @@ from .conformance import conformance_problems
 from .environ import read_env_file_text
 from .errors import ConfigError, Problem
 from .http import HttpOptions
+from .options import did_you_mean, option_parameters, type_hints, type_text
 from .pipeline import Pipeline
 from .plugins import get_registry
 from .registry import Kind, Registry
@@ -95,7 +94,7 @@ def build(doc: Document, registry: Registry, *, default_name: str = "pipeline") 
     for key in data:
         # x-... keys hold YAML anchors shared by several components, as in docker compose files.
         if key not in TOP_KEYS and not key.startswith("x-"):
-            problems.append(doc.problem((key,), f"unknown key {key!r}", _did_you_mean(key, TOP_KEYS)))
+            problems.append(doc.problem((key,), f"unknown key {key!r}", did_you_mean(key, TOP_KEYS)))
     name = _plain(data.get("name", default_name))
     if not isinstance(name, str) or not name:
         problems.append(doc.problem(("name",), f"expected a non-empty string, found {name!r}"))
@@ -173,7 +172,7 @@ def build_component(
     ctype = registry.get(kind, type_name) if isinstance(type_name, str) else None
     if ctype is None:
         known = registry.names(kind)
-        hint = _did_you_mean(str(type_name), known) or f"known {kind} types: {', '.join(known) or 'none'}"
+        hint = did_you_mean(str(type_name), known) or f"known {kind} types: {', '.join(known) or 'none'}"
         problems.append(doc.problem((*path, "type"), f"unknown {kind} type {type_name!r}", hint))
         return None
     options = {k: v for k, v in spec.items() if k != "type"}
@@ -244,7 +243,7 @@ def _convert_options(
     factory: Callable[..., Any], options: dict[str, Any], doc: Document, path: KeyPath
 ) -> tuple[dict[str, Any], list[Problem]]:
     params, takes_any = option_parameters(factory)
-    hints = _type_hints(factory)
+    hints = type_hints(factory)
     problems: list[Problem] = []
     kwargs: dict[str, Any] = {}
     for key, value in options.items():
@@ -253,7 +252,7 @@ def _convert_options(
                 doc.problem(
                     (*path, key),
                     f"unknown option {key!r}",
-                    _did_you_mean(key, params) or f"options: {', '.join(params) or 'none'}",
+                    did_you_mean(key, params) or f"options: {', '.join(params) or 'none'}",
                 )
             )
             continue
@@ -265,38 +264,12 @@ def _convert_options(
             kwargs[key] = _plain(_converter.structure(value, hint) if hint is not Any else value)
         except Exception as exc:
             choices = [str(a) for a in typing.get_args(hint)] if typing.get_origin(hint) is typing.Literal else []
-            hint_text = (_did_you_mean(value, choices) if isinstance(value, str) else "") or _first_message(exc)
-            problems.append(doc.problem((*path, key), f"expected {_type_name(hint)}, found {value!r}", hint_text))
+            hint_text = (did_you_mean(value, choices) if isinstance(value, str) else "") or _first_message(exc)
+            problems.append(doc.problem((*path, key), f"expected {type_text(hint)}, found {value!r}", hint_text))
     for key, param in params.items():
         if param.default is inspect.Parameter.empty and key not in options:
             problems.append(doc.problem(path, f"missing required option {key!r}"))
     return kwargs, problems
-
-
-def option_parameters(factory: Callable[..., Any]) -> tuple[dict[str, inspect.Parameter], bool]:
-    """The keyword options a factory takes, and whether it also takes any keyword (``**kwargs``)."""
-    sig = inspect.signature(factory)
-    params = {
-        n: p
-        for n, p in sig.parameters.items()
-        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    }
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
-    return params, takes_any
-
-
-def _type_hints(factory: Callable[..., Any]) -> dict[str, Any]:
-    if isinstance(factory, type) and attrs.has(factory):
-        try:
-            attrs.resolve_types(factory)
-        except Exception:
-            return {}
-        return {f.alias: f.type for f in attrs.fields(factory) if f.init and f.type is not None}
-    target = factory.__init__ if isinstance(factory, type) else factory  # type: ignore[misc]
-    try:
-        return typing.get_type_hints(target)
-    except Exception:
-        return {}
 
 
 def _strict_str(value: Any, _: type) -> str:
@@ -396,7 +369,7 @@ def _first_arm(value: Any, hint: Any) -> Any:
             return _converter.structure(value, arm)
         except Exception as exc:
             errors.append(exc)
-    raise TypeError(f"expected {_type_name(hint)}, found {_kind(value)}") from errors[0] if errors else None
+    raise TypeError(f"expected {type_text(hint)}, found {_kind(value)}") from errors[0] if errors else None
 
 
 _converter.register_structure_hook_func(_is_mixed_union, _first_arm)
@@ -422,11 +395,6 @@ def _options(doc: Document, key: str, cls: Callable[..., T], problems: list[Prob
         return cls()
 
 
-def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else ""
-
-
 def _kind(value: Any) -> str:
     """A value found in a pipeline file, in YAML's words: a container by its kind, a scalar shown."""
     if value is None:
@@ -438,21 +406,6 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return show_value(value, python=True)
-
-
-def _type_name(hint: Any) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
-    if hint in names:
-        return names[hint]
-    if typing.get_origin(hint) is typing.Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
-    if typing.get_origin(hint) in (list, tuple, collections.abc.Sequence):
-        return "a list"
-    if typing.get_origin(hint) is dict:
-        return "a mapping"
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(hint) if a is not type(None))
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 
 def _first_message(exc: BaseException) -> str:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import attrs
 
 from .errors import RunError, TransientError
+from .options import option_doc
 
 __all__ = ["RetryPolicy", "positive"]
 
@@ -31,9 +32,15 @@ class RetryPolicy:
     ``initial * 2**attempt`` seconds (capped at ``max_backoff``) between attempts: exponential back-off with
     full jitter. The ``retry:`` mapping of a pipeline file sets these three."""
 
-    initial: float = attrs.field(default=0.2, validator=positive)
-    max_backoff: float = attrs.field(default=10.0, validator=positive)
-    max_elapsed: float = attrs.field(default=300.0, validator=positive)
+    initial: float = attrs.field(
+        default=0.2, validator=positive, metadata=option_doc("seconds: the longest first wait")
+    )
+    max_backoff: float = attrs.field(
+        default=10.0, validator=positive, metadata=option_doc("seconds: the longest wait between attempts")
+    )
+    max_elapsed: float = attrs.field(
+        default=300.0, validator=positive, metadata=option_doc("seconds of retrying before the run fails")
+    )
 
     def call(
         self,

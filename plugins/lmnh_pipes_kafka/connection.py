@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 import attrs
 
+from lmnh_pipes import option_doc
+
 __all__ = ["SASL_MECHANISMS", "SECURITY_PROTOCOLS", "Connection", "classify_error", "redact"]
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -46,14 +48,41 @@ class Connection:
     before the run fails.
     """
 
-    bootstrap_servers: str
-    security_protocol: str = attrs.field(default="PLAINTEXT", converter=_upper, validator=_check_protocol)
-    sasl_mechanism: str | None = attrs.field(default=None, converter=_upper, validator=_check_mechanism)
-    username: str | None = None
-    password: str | None = attrs.field(default=None, repr=lambda v: "'***'" if v else repr(v))
-    ssl_ca_location: str | None = None
-    options: dict[str, Any] = attrs.field(factory=dict, repr=lambda v: repr(redact(v)))
-    connect_timeout: float = 60.0
+    bootstrap_servers: str = attrs.field(metadata=option_doc("the brokers: host:port[,host:port...]"))
+    security_protocol: str = attrs.field(
+        default="PLAINTEXT",
+        converter=_upper,
+        validator=_check_protocol,
+        metadata=option_doc("how to reach the brokers", choices=SECURITY_PROTOCOLS, any_case=True),
+    )
+    sasl_mechanism: str | None = attrs.field(
+        default=None,
+        converter=_upper,
+        validator=_check_mechanism,
+        metadata=option_doc(
+            "with a SASL_ protocol, how to log in (username and password are then required)",
+            choices=SASL_MECHANISMS,
+            any_case=True,
+        ),
+    )
+    username: str | None = attrs.field(default=None, metadata=option_doc("the SASL user name"))
+    password: str | None = attrs.field(
+        default=None,
+        repr=lambda v: "'***'" if v else repr(v),
+        metadata=option_doc("the SASL password; never shown in a repr or a log"),
+    )
+    ssl_ca_location: str | None = attrs.field(
+        default=None, metadata=option_doc("a CA file that the brokers' certificates are checked against")
+    )
+    options: dict[str, Any] = attrs.field(
+        factory=dict,
+        repr=lambda v: repr(redact(v)),
+        metadata=option_doc("librdkafka settings, as they are; they override those made from the other options"),
+    )
+    connect_timeout: float = attrs.field(
+        default=60.0,
+        metadata=option_doc("seconds the brokers may be unreachable, at start or mid-run, before the run fails"),
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.security_protocol.startswith("SASL_"):

@@ -78,6 +78,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "timestamps",
         "timeofday",
         "jsonfiles",
+        "options",
         "environ",
         "logs",
         "tuning",
