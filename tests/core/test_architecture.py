@@ -88,8 +88,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "contracts": ("interfaces", "capabilities", "delivery", "registry", "hookspecs"),
     "deciding and reporting": ("conformance", "plan", "report", "metrics", "http"),
     "running": ("validation", "stopping", "writer", "runner"),
-    "assembling": ("pipeline", "plugins", "yamlfile", "config", "testing"),
-    "commands": ("cli", "tap", "progress", "__init__", "__main__"),
+    "assembling": ("pipeline", "plugins", "yamlfile", "config", "schema", "testing"),
+    "commands": ("cli", "tap", "progress", "describe", "__init__", "__main__"),
 }
 
 
