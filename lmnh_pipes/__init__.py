@@ -25,6 +25,7 @@ from .errors import (
 from .hookspecs import hookimpl
 from .interfaces import Sink, Source, Validator
 from .jsonfiles import list_locations, load_json_objects
+from .options import Option, option_doc, options_of
 from .pipeline import Pipeline
 from .plan import DeliveryPlan, Guarantee
 from .plugins import get_plugin_manager, get_registry
@@ -55,6 +56,7 @@ __all__ = [
     "Guarantee",
     "LmnhPipesError",
     "Meta",
+    "Option",
     "Pipeline",
     "PluginError",
     "Problem",
@@ -84,6 +86,8 @@ __all__ = [
     "list_locations",
     "load",
     "load_json_objects",
+    "option_doc",
+    "options_of",
     "parse_rfc3339",
     "parse_rfc3339_exact",
     "parse_time_of_day",

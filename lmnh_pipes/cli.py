@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import shutil
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ import click
 
 from .capabilities import FractionDone, OnlineCheck, Sized
 from .config import Stages, load, load_stages
+from .describe import describe, describe_types, list_types
 from .errors import ConfigError, LmnhPipesError, Problem
 from .logs import PipelineFilter, setup_logging
 from .pipeline import Pipeline
@@ -22,6 +24,7 @@ from .plan import DeliveryPlan, Guarantee
 from .plugins import get_registry
 from .progress import Progress
 from .records import json_default
+from .schema import pipeline_schema, render
 from .tap import record_json, tap
 
 __all__ = ["main"]
@@ -334,13 +337,26 @@ def _name_logs(pipeline: Pipeline | Stages) -> None:
 
 
 @main.command()
+@click.argument("type_name", metavar="[TYPE]", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def plugins(as_json: bool) -> None:
-    """List every component type that can be used, and the distribution that provides it."""
+def plugins(type_name: str | None, as_json: bool) -> None:
+    """List every component type that can be used, and the distribution that provides it.
+
+    With TYPE, describe that type: its kind, plug-in, summary, and each option with its type, default and one
+    line.
+    """
     try:
         registry = get_registry()
+        described = describe_types(registry, type_name) if type_name is not None else []
     except LmnhPipesError as exc:
         _fail(exc, EXIT_CONFIG, False)
+    width = shutil.get_terminal_size((100, 24)).columns
+    if type_name is not None:
+        if as_json:
+            click.echo(json.dumps(described, indent=2, ensure_ascii=False))
+        else:
+            click.echo("\n\n".join(describe(d, width) for d in described))
+        return
     rows: list[dict[str, Any]] = [
         {
             "type": t.name,
@@ -355,9 +371,21 @@ def plugins(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    width = max((len(r["type"]) for r in rows), default=4)
-    for r in rows:
-        click.echo(f"{r['kind']:<9} {r['type']:<{width}}  {r['distribution']} {r['version']}  {r['summary']}")
+    click.echo(list_types(registry, width))
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of a pipeline file, built from every installed component.
+
+    Editors complete and check pipeline files with it: save it (lmnh-pipes schema > pipeline.schema.json) and
+    point a file's "# yaml-language-server: $schema=..." line at it.
+    """
+    try:
+        registry = get_registry()
+    except LmnhPipesError as exc:
+        _fail(exc, EXIT_CONFIG, False)
+    click.echo(render(pipeline_schema(registry)), nl=False)
 
 
 def _load(pipeline_file: Path, env_file: Path | None, show_traceback: bool) -> Pipeline:

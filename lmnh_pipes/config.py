@@ -8,7 +8,6 @@ the key path, and all problems are reported together.
 from __future__ import annotations
 
 import collections.abc
-import difflib
 import inspect
 import os
 import re
@@ -28,6 +27,7 @@ from .environ import read_env_file_text
 from .errors import ConfigError, Problem
 from .http import HttpOptions
 from .interfaces import Source, Validator
+from .options import did_you_mean, option_parameters, type_hints, type_text
 from .pipeline import Pipeline
 from .plugins import ALLOW_VARIABLE, get_registry
 from .registry import KINDS, Kind, Registry
@@ -35,7 +35,7 @@ from .retry import RetryPolicy
 from .values import show_value
 from .yamlfile import Document, Interpolated, KeyPath, parse_document, typed_scalar
 
-__all__ = ["Stages", "build", "build_component", "did_you_mean", "load", "load_environment", "load_stages"]
+__all__ = ["Stages", "build", "build_component", "load", "load_environment", "load_stages"]
 
 T = TypeVar("T")
 TOP_KEYS = ("name", "source", "validators", "sink", "rejects", "batch", "retry", "http")
@@ -337,7 +337,7 @@ def _convert_options(
     factory: Callable[..., Any], options: dict[str, Any], doc: Document, path: KeyPath
 ) -> tuple[dict[str, Any], list[Problem]]:
     params, takes_any = option_parameters(factory)
-    hints = _type_hints(factory)
+    hints = type_hints(factory)
     problems: list[Problem] = []
     kwargs: dict[str, Any] = {}
     for key, value in options.items():
@@ -359,37 +359,11 @@ def _convert_options(
         except Exception as exc:
             choices = [str(a) for a in typing.get_args(hint)] if typing.get_origin(hint) is typing.Literal else []
             hint_text = (did_you_mean(value, choices) if isinstance(value, str) else "") or _first_message(exc)
-            problems.append(doc.problem((*path, key), f"expected {_type_name(hint)}, found {value!r}", hint_text))
+            problems.append(doc.problem((*path, key), f"expected {type_text(hint)}, found {value!r}", hint_text))
     for key, param in params.items():
         if param.default is inspect.Parameter.empty and key not in options:
             problems.append(doc.problem(path, f"missing required option {key!r}"))
     return kwargs, problems
-
-
-def option_parameters(factory: Callable[..., Any]) -> tuple[dict[str, inspect.Parameter], bool]:
-    """The keyword options a factory takes, and whether it also takes any keyword (``**kwargs``)."""
-    sig = inspect.signature(factory)
-    params = {
-        n: p
-        for n, p in sig.parameters.items()
-        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    }
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
-    return params, takes_any
-
-
-def _type_hints(factory: Callable[..., Any]) -> dict[str, Any]:
-    if isinstance(factory, type) and attrs.has(factory):
-        try:
-            attrs.resolve_types(factory)
-        except Exception:
-            return {}
-        return {f.alias: f.type for f in attrs.fields(factory) if f.init and f.type is not None}
-    target = factory.__init__ if isinstance(factory, type) else factory  # type: ignore[misc]
-    try:
-        return typing.get_type_hints(target)
-    except Exception:
-        return {}
 
 
 def _strict_str(value: Any, _: type) -> str:
@@ -489,7 +463,7 @@ def _first_arm(value: Any, hint: Any) -> Any:
             return _converter.structure(value, arm)
         except Exception as exc:
             errors.append(exc)
-    raise TypeError(f"expected {_type_name(hint)}, found {_kind(value)}") from errors[0] if errors else None
+    raise TypeError(f"expected {type_text(hint)}, found {_kind(value)}") from errors[0] if errors else None
 
 
 _converter.register_structure_hook_func(_is_mixed_union, _first_arm)
@@ -515,13 +489,6 @@ def _options(doc: Document, key: str, cls: Callable[..., T], problems: list[Prob
         return cls()
 
 
-def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
-    """``did you mean 'x'?`` for the choice closest to ``word``, or an empty string when none is close."""
-    choices = list(choices)
-    close = [c for c in choices if c.lower() == word.lower()] or difflib.get_close_matches(word, choices, 1, 0.6)
-    return f"did you mean {close[0]!r}?" if close else ""
-
-
 def _kind(value: Any) -> str:
     """A value found in a pipeline file, in YAML's words: a container by its kind, a scalar shown."""
     if value is None:
@@ -533,21 +500,6 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return show_value(value, python=True)
-
-
-def _type_name(hint: Any) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
-    if hint in names:
-        return names[hint]
-    if typing.get_origin(hint) is typing.Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
-    if typing.get_origin(hint) in (list, tuple, collections.abc.Sequence):
-        return "a list"
-    if typing.get_origin(hint) is dict:
-        return "a mapping"
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(hint) if a is not type(None))
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 
 def _first_message(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from .metrics import Metrics
+from .options import option_doc
 
 __all__ = ["HttpOptions", "MetricsServer"]
 
@@ -26,7 +27,11 @@ def _address(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
 class HttpOptions:
     """The ``http:`` mapping of a pipeline file: where to serve metrics and health."""
 
-    address: str = attrs.field(default="127.0.0.1:9108", validator=_address)
+    address: str = attrs.field(
+        default="127.0.0.1:9108",
+        validator=_address,
+        metadata=option_doc("HOST:PORT to serve on (port 0: any free one)"),
+    )
 
 
 @attrs.define

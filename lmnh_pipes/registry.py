@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable, Iterator
 from typing import Literal
 
@@ -10,13 +12,24 @@ import attrs
 from .errors import PluginError
 from .interfaces import Sink, Source, Validator
 
-__all__ = ["Component", "ComponentType", "Kind", "Registry"]
+__all__ = ["Component", "ComponentType", "Kind", "Registry", "first_sentence"]
 
 #: What a factory builds.
 Component = Source | Validator | Sink
 
 Kind = Literal["source", "validator", "sink"]
 KINDS: tuple[Kind, ...] = ("source", "validator", "sink")
+
+
+# A sentence ends at a full stop (or ! or ?) that follows anything but another stop, then white space, then a
+# capital letter, a quote, a backquote or a parenthesis: "e.g. this", "1.5", "``a.b``" and "a .. b" go on.
+_SENTENCE_END = re.compile(r"(?<=[^.][.!?])\s+(?=[A-Z`'\"(])")
+
+
+def first_sentence(doc: str) -> str:
+    """The first sentence of a docstring's first paragraph, its lines joined."""
+    paragraph = " ".join(inspect.cleandoc(doc).split("\n\n", 1)[0].split())
+    return _SENTENCE_END.split(paragraph, maxsplit=1)[0]
 
 
 @attrs.frozen(kw_only=True)
@@ -32,9 +45,8 @@ class ComponentType:
 
     @property
     def summary(self) -> str:
-        """The first line of the factory's docstring."""
-        doc = (self.factory.__doc__ or "").strip()
-        return doc.splitlines()[0] if doc else ""
+        """The first sentence of the factory's docstring, whole (on one line, however many it spans)."""
+        return first_sentence(self.factory.__doc__ or "")
 
 
 @attrs.define

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import attrs
 
 from .errors import RunError, TransientError
+from .options import option_doc
 
 __all__ = ["RetryPolicy", "positive"]
 
@@ -35,10 +36,18 @@ class RetryPolicy:
     run starts is more often a wrong address or a service not started than an outage, and is retried for less.
     """
 
-    initial: float = attrs.field(default=0.2, validator=positive)
-    max_backoff: float = attrs.field(default=10.0, validator=positive)
-    max_elapsed: float = attrs.field(default=300.0, validator=positive)
-    startup_timeout: float = attrs.field(default=60.0, validator=positive)
+    initial: float = attrs.field(
+        default=0.2, validator=positive, metadata=option_doc("seconds: the longest first wait")
+    )
+    max_backoff: float = attrs.field(
+        default=10.0, validator=positive, metadata=option_doc("seconds: the longest wait between attempts")
+    )
+    max_elapsed: float = attrs.field(
+        default=300.0, validator=positive, metadata=option_doc("seconds of retrying before the run fails")
+    )
+    startup_timeout: float = attrs.field(
+        default=60.0, validator=positive, metadata=option_doc("seconds of retrying to open a component at start")
+    )
 
     def at_startup(self) -> RetryPolicy:
         """This policy with ``startup_timeout`` for its budget: for opening the components."""

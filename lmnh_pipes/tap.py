@@ -10,9 +10,10 @@ from contextlib import ExitStack
 from typing import Any
 
 from .capabilities import Tappable, closer, name_of, opener
-from .config import Stages, did_you_mean
+from .config import Stages
 from .errors import ConfigError, EndOfInput, Problem
 from .interfaces import Source, Validator
+from .options import did_you_mean
 from .pipeline import Pipeline
 from .records import Record, json_default
 from .validation import apply_validators

@@ -26,6 +26,7 @@ from lmnh_pipes import (
     RunError,
     json_default,
     kind_of,
+    option_doc,
     show_names,
 )
 from lmnh_pipes.records import compile_path
@@ -136,16 +137,31 @@ class CsvSink:
     ``docs/sinks.md``.
     """
 
-    path: str
-    columns: list[str] | None = attrs.field(default=None, converter=_to_list, validator=_check_columns)
-    header: bool = True
-    append: bool = False
-    delimiter: str = attrs.field(default=",", validator=_check_delimiter)
-    encoding: str = attrs.field(default="utf-8", validator=check_encoding)
+    path: str = attrs.field(metadata=option_doc("a local path or a smart-open URL; a suffix such as .gz compresses"))
+    columns: list[str] | None = attrs.field(
+        default=None,
+        converter=_to_list,
+        validator=_check_columns,
+        metadata=option_doc("each column's dotted path (default: the keys of the first record's value)"),
+    )
+    header: bool = attrs.field(default=True, metadata=option_doc("write a first row of the column names"))
+    append: bool = attrs.field(
+        default=False, metadata=option_doc("add to an existing local file rather than replace it")
+    )
+    delimiter: str = attrs.field(default=",", validator=_check_delimiter, metadata=option_doc("the field separator"))
+    encoding: str = attrs.field(default="utf-8", validator=check_encoding, metadata=option_doc("the text encoding"))
     # May hold credentials (an S3 secret key, an HTTP password): never in a repr.
-    transport_params: dict[str, Any] | None = attrs.field(default=None, repr=False)
-    split_by: str | None = None
-    extra_keys: Literal["warn", "ignore", "reject"] = attrs.field(default="warn", validator=_check_extra_keys)
+    transport_params: dict[str, Any] | None = attrs.field(
+        default=None, repr=False, metadata=option_doc("handed to smart_open.open for a URL")
+    )
+    split_by: str | None = attrs.field(
+        default=None, metadata=option_doc("one file per value of this field, put in place of {} in path")
+    )
+    extra_keys: Literal["warn", "ignore", "reject"] = attrs.field(
+        default="warn",
+        validator=_check_extra_keys,
+        metadata=option_doc("what to do with a value key that no column names: warn once, ignore, or reject"),
+    )
 
     _parts: dict[str, CsvSink] = attrs.field(factory=dict, init=False)
     _coverage: dict[tuple[str, ...], _Coverage] = attrs.field(factory=dict, init=False)

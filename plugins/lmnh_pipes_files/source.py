@@ -9,7 +9,7 @@ from typing import IO, Any, Final, Literal
 
 import attrs
 
-from lmnh_pipes import ConfigError, EndOfInput, Record
+from lmnh_pipes import ConfigError, EndOfInput, Record, option_doc
 
 from ._paths import check_encoding, compression_mode, is_local, not_found_reason, open_binary, path_error, resolve
 from ._readers import READERS
@@ -43,13 +43,25 @@ class FileSource:
     and its bytes. Every option, and each format's rules: ``docs/sources.md``.
     """
 
-    path: str
-    format: Format = attrs.field(default="lines", validator=_check_format)
-    encoding: str = attrs.field(default="utf-8", validator=check_encoding)
-    delimiter: str = attrs.field(default=",", validator=_check_delimiter)
-    compression: str = attrs.field(default="infer", validator=_check_compression)
+    path: str = attrs.field(metadata=option_doc("what to read: a local path or glob, an s3:// object or glob, a URL"))
+    format: Format = attrs.field(
+        default="lines", validator=_check_format, metadata=option_doc("how a file is cut into records")
+    )
+    encoding: str = attrs.field(
+        default="utf-8", validator=check_encoding, metadata=option_doc("the text encoding of a csv file")
+    )
+    delimiter: str = attrs.field(
+        default=",", validator=_check_delimiter, metadata=option_doc("the field separator of a csv file")
+    )
+    compression: str = attrs.field(
+        default="infer",
+        validator=_check_compression,
+        metadata=option_doc("infer (from the suffix), none, or a suffix such as gz that forces one"),
+    )
     # May hold credentials (an S3 secret key, an HTTP password): never in a repr.
-    transport_params: dict[str, Any] | None = attrs.field(default=None, repr=False)
+    transport_params: dict[str, Any] | None = attrs.field(
+        default=None, repr=False, metadata=option_doc("handed to smart_open.open unchanged (S3 client_kwargs, ...)")
+    )
 
     _files: list[str] = attrs.field(factory=list, init=False)
     _handle: IO[bytes] | None = attrs.field(default=None, init=False)

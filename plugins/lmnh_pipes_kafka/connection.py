@@ -10,7 +10,7 @@ from typing import Any, Literal
 import attrs
 import confluent_kafka as ck
 
-from lmnh_pipes import RunError, TransientError
+from lmnh_pipes import RunError, TransientError, option_doc
 
 __all__ = ["SASL_MECHANISMS", "SECURITY_PROTOCOLS", "Connection", "classify_error", "redact"]
 
@@ -54,14 +54,41 @@ class Connection:
     source fails it; at the start, opening is retried for the pipeline's ``retry.startup_timeout``.
     """
 
-    bootstrap_servers: str
-    security_protocol: str = attrs.field(default="PLAINTEXT", converter=_upper, validator=_check_protocol)
-    sasl_mechanism: str | None = attrs.field(default=None, converter=_upper, validator=_check_mechanism)
-    username: str | None = None
-    password: str | None = attrs.field(default=None, repr=lambda v: "'***'" if v else repr(v))
-    ssl_ca_location: str | None = None
-    options: dict[str, Any] = attrs.field(factory=dict, repr=lambda v: repr(redact(v)))
-    connect_timeout: float = 60.0
+    bootstrap_servers: str = attrs.field(metadata=option_doc("the brokers: host:port[,host:port...]"))
+    security_protocol: str = attrs.field(
+        default="PLAINTEXT",
+        converter=_upper,
+        validator=_check_protocol,
+        metadata=option_doc("how to reach the brokers", choices=SECURITY_PROTOCOLS, any_case=True),
+    )
+    sasl_mechanism: str | None = attrs.field(
+        default=None,
+        converter=_upper,
+        validator=_check_mechanism,
+        metadata=option_doc(
+            "with a SASL_ protocol, how to log in (username and password are then required)",
+            choices=SASL_MECHANISMS,
+            any_case=True,
+        ),
+    )
+    username: str | None = attrs.field(default=None, metadata=option_doc("the SASL user name"))
+    password: str | None = attrs.field(
+        default=None,
+        repr=lambda v: "'***'" if v else repr(v),
+        metadata=option_doc("the SASL password; never shown in a repr or a log"),
+    )
+    ssl_ca_location: str | None = attrs.field(
+        default=None, metadata=option_doc("a CA file that the brokers' certificates are checked against")
+    )
+    options: dict[str, Any] = attrs.field(
+        factory=dict,
+        repr=lambda v: repr(redact(v)),
+        metadata=option_doc("librdkafka settings, as they are; they override those made from the other options"),
+    )
+    connect_timeout: float = attrs.field(
+        default=60.0,
+        metadata=option_doc("seconds the brokers may be unreachable mid-run before the run fails"),
+    )
     _fatal: str | None = attrs.field(default=None, init=False, repr=False)  # the run stops at the next call
     _down_since: float | None = attrs.field(default=None, init=False, repr=False)  # the first outage not healed
     _last_error: str = attrs.field(default="", init=False, repr=False)  # the last outage's words

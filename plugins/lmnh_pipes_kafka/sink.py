@@ -11,11 +11,23 @@ from typing import Any
 import attrs
 import confluent_kafka as ck
 
-from lmnh_pipes import MISSING, ConfigError, Record, RecordRejectedError, RunError, TransientError, json_default
+from lmnh_pipes import (
+    MISSING,
+    ConfigError,
+    Record,
+    RecordRejectedError,
+    RunError,
+    TransientError,
+    json_default,
+    option_doc,
+)
 
 from .connection import Connection
 
-__all__ = ["KafkaSink"]
+__all__ = ["VALUE_MODES", "KafkaSink"]
+
+#: What a message holds: ``json`` (the value), ``raw`` (the original bytes), or ``auto`` (json when there is one).
+VALUE_MODES = ("auto", "json", "raw")
 
 
 @attrs.define(kw_only=True)
@@ -27,11 +39,19 @@ class KafkaSink(Connection):
     can never be delivered becomes a reject. Options: ``docs/sinks.md``.
     """
 
-    topic: str
-    key: str | None = None
-    headers: dict[str, str] = attrs.field(factory=dict)
-    value: str = "auto"
-    flush_timeout: float = 30.0
+    topic: str = attrs.field(metadata=option_doc("the topic records go to"))
+    key: str | None = attrs.field(default=None, metadata=option_doc("the field whose value keys each message"))
+    headers: dict[str, str] = attrs.field(factory=dict, metadata=option_doc("header name -> the path of its value"))
+    value: str = attrs.field(
+        default="auto",
+        metadata=option_doc(
+            "the message: the value as JSON, the original bytes, or JSON when there is a value (auto)",
+            choices=VALUE_MODES,
+        ),
+    )
+    flush_timeout: float = attrs.field(
+        default=30.0, metadata=option_doc("seconds write waits for the brokers to acknowledge a batch")
+    )
     _producer: ck.Producer | None = attrs.field(default=None, init=False, repr=False)
     _errors: list[tuple[Record, ck.KafkaError]] = attrs.field(factory=list, init=False, repr=False)
     # The records of the batch in hand already delivered, or produced and not yet reported on, so that a retry
@@ -42,7 +62,7 @@ class KafkaSink(Connection):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
-        if self.value not in ("auto", "json", "raw"):
+        if self.value not in VALUE_MODES:
             raise ValueError(f"value must be auto, json or raw, found {self.value!r}")
 
     def producer_settings(self) -> dict[str, Any]:

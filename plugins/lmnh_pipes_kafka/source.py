@@ -12,18 +12,21 @@ from typing import Any
 import attrs
 import confluent_kafka as ck
 
-from lmnh_pipes import ConfigError, Record, RetryPolicy, RunError
+from lmnh_pipes import ConfigError, Record, RetryPolicy, RunError, option_doc
 from lmnh_pipes.delivery import PositionStore
 from lmnh_pipes.records import make_source_record, offsets_by_partition
 
 from .connection import Connection
 from .offsets import OffsetTracker
 
-__all__ = ["KafkaSource"]
+__all__ = ["AUTO_OFFSET_RESETS", "KafkaSource"]
 
 log = logging.getLogger("lmnh_pipes.kafka.source")
 
 _NO_TIMESTAMP = ck.TIMESTAMP_NOT_AVAILABLE
+
+#: Where a partition without a committed offset starts.
+AUTO_OFFSET_RESETS = ("earliest", "latest", "error")
 
 #: Reading the stored positions, in a rebalance callback: through an outage of the store of up to 30 s.
 STORE_RETRY = RetryPolicy(initial=0.5, max_backoff=8.0, max_elapsed=30.0)
@@ -40,10 +43,13 @@ class KafkaSource(Connection):
     ``docs/sources.md``.
     """
 
-    group_id: str
-    topic: str | None = None
-    topics: list[str] | None = None
-    auto_offset_reset: str = "earliest"
+    group_id: str = attrs.field(metadata=option_doc("the consumer group; it also keeps the committed offsets"))
+    topic: str | None = attrs.field(default=None, metadata=option_doc("the topic to read (or give topics)"))
+    topics: list[str] | None = attrs.field(default=None, metadata=option_doc("the topics to read (or give topic)"))
+    auto_offset_reset: str = attrs.field(
+        default="earliest",
+        metadata=option_doc("where a partition without a committed offset starts", choices=AUTO_OFFSET_RESETS),
+    )
     _consumer: ck.Consumer | None = attrs.field(default=None, init=False, repr=False)
     _tracker: OffsetTracker = attrs.field(factory=OffsetTracker, init=False, repr=False)
     _committed: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)  # confirmed
@@ -64,7 +70,7 @@ class KafkaSource(Connection):
             raise ValueError("give exactly one of topic and topics")
         if self.topics is not None and not self.topics:
             raise ValueError("topics must name at least one topic")
-        if self.auto_offset_reset not in ("earliest", "latest", "error"):
+        if self.auto_offset_reset not in AUTO_OFFSET_RESETS:
             raise ValueError(f"auto_offset_reset must be earliest, latest or error, found {self.auto_offset_reset!r}")
 
     @property

@@ -11,16 +11,19 @@ from typing import Final
 
 import attrs
 
-from lmnh_pipes import EndOfInput, Meta, Record, parse_time_zone
+from lmnh_pipes import EndOfInput, Meta, Record, option_doc, parse_time_zone
 
 from .clock import ZoneClock
 from .traffic import DEFAULT_KINDS, KINDS, Message, Traffic
 
-__all__ = ["KioskSimulator"]
+__all__ = ["CLOCKS", "KioskSimulator"]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _SITE: Final = re.compile(r"0|[1-9][0-9]{0,8}", re.ASCII)
 _ZONE: Final = "Europe/London"
+
+#: ``day``: timestamps of simulated days, the same bytes for a seed; ``real``: now, in real time.
+CLOCKS: Final = ("day", "real")
 
 
 def _default_sites() -> list[str]:
@@ -41,18 +44,34 @@ class KioskSimulator:
     benchmarks. Options: ``docs/sources.md``.
     """
 
-    seed: int = 0
-    count: int | None = None
-    rate: float | None = None
-    invalid_share: float = 0.168
-    invalid_kinds: list[str] | None = None
-    request_share: float = 0.025
-    emergency_share: float = 0.05
-    sites: list[str] = attrs.field(factory=_default_sites)
-    clock: str = "day"
-    start: str = "2024-10-21"
-    messages_per_day: int = 2000
-    topic: str = "lmnh"
+    seed: int = attrs.field(default=0, metadata=option_doc("the same seed gives the same messages"))
+    count: int | None = attrs.field(
+        default=None, metadata=option_doc("how many messages before the source ends (default: it never ends)")
+    )
+    rate: float | None = attrs.field(
+        default=None, metadata=option_doc("messages per second on average (default: as fast as they are asked for)")
+    )
+    invalid_share: float = attrs.field(
+        default=0.168, metadata=option_doc("the chance (0..1) that a message is invalid, of one of invalid_kinds")
+    )
+    invalid_kinds: list[str] | None = attrs.field(
+        default=None,
+        metadata=option_doc("which invalid messages to make (default: the kinds of the live sample)", choices=KINDS),
+    )
+    request_share: float = attrs.field(
+        default=0.025, metadata=option_doc("the share (0..1) of valid messages that are requests")
+    )
+    emergency_share: float = attrs.field(
+        default=0.05, metadata=option_doc("the share (0..1) of requests that are emergencies")
+    )
+    sites: list[str] = attrs.field(factory=_default_sites, metadata=option_doc("the valid sites"))
+    clock: str = attrs.field(
+        default="day",
+        metadata=option_doc("day: simulated days from start, the same bytes for a seed; real: now", choices=CLOCKS),
+    )
+    start: str = attrs.field(default="2024-10-21", metadata=option_doc("the first simulated day (YYYY-MM-DD)"))
+    messages_per_day: int = attrs.field(default=2000, metadata=option_doc("the simulated days' traffic"))
+    topic: str = attrs.field(default="lmnh", metadata=option_doc("meta.topic of every record"))
 
     _traffic: Traffic = attrs.field(init=False, repr=False)
     _stream: Iterator[Message] = attrs.field(init=False, repr=False)
@@ -62,7 +81,7 @@ class KioskSimulator:
     _paced: int = attrs.field(default=0, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        if self.clock not in ("day", "real"):
+        if self.clock not in CLOCKS:
             raise ValueError(f"clock: expected 'day' or 'real', found {self.clock!r}")
         if self.count is not None and self.count < 0:
             raise ValueError(f"count: expected a number >= 0 or nothing, found {self.count!r}")

@@ -36,6 +36,7 @@ from lmnh_pipes import (
     Record,
     decode_object,
     describe_value,
+    option_doc,
     parse_rfc3339_exact,
     parse_time_of_day,
     parse_time_zone,
@@ -92,15 +93,31 @@ class KioskValidator:
     ``clock`` (a callable returning an aware "now") is for tests. Options: ``docs/validators.md``.
     """
 
-    catalogue: str
-    catalogue_pattern: str = DEFAULT_PATTERN
-    opening: str = attrs.field(default="08:45", alias="open")
-    closing: str = attrs.field(default="18:15", alias="close")
-    timezone: str = "Europe/London"
-    max_future_seconds: float = 60.0
-    debounce_seconds: float | None = None
-    name: str = "kiosk"
-    clock: Callable[[], datetime] = attrs.field(default=functools.partial(datetime.now, UTC), repr=False)
+    catalogue: str = attrs.field(
+        metadata=option_doc("a folder or s3://bucket/prefix/ holding the exhibition files; or a glob, or one file")
+    )
+    catalogue_pattern: str = attrs.field(
+        default=DEFAULT_PATTERN, metadata=option_doc("the base names of the exhibition files")
+    )
+    opening: str = attrs.field(
+        default="08:45", alias="open", metadata=option_doc("opening time, HH:MM[:SS[.ffffff]], inclusive")
+    )
+    closing: str = attrs.field(
+        default="18:15", alias="close", metadata=option_doc("closing time, HH:MM[:SS[.ffffff]], inclusive")
+    )
+    timezone: str = attrs.field(default="Europe/London", metadata=option_doc("the IANA time zone of the opening hours"))
+    max_future_seconds: float = attrs.field(
+        default=60.0, metadata=option_doc("how far ahead of our clock a kiosk's clock may be")
+    )
+    debounce_seconds: float | None = attrs.field(
+        default=None, metadata=option_doc("reject a press repeating its site's previous one within this many seconds")
+    )
+    name: str = attrs.field(default="kiosk", metadata=option_doc("what a rejection carries as reject.validator"))
+    clock: Callable[[], datetime] = attrs.field(
+        default=functools.partial(datetime.now, UTC),
+        repr=False,
+        metadata=option_doc("for tests: a function returning an aware now"),
+    )
 
     _open_t: time = attrs.field(init=False, repr=False)
     _close_t: time = attrs.field(init=False, repr=False)

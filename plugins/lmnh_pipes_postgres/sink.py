@@ -13,19 +13,22 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from lmnh_pipes import ConfigError, Record, RecordRejectedError, RunError, Sink, TransientError
+from lmnh_pipes import ConfigError, Record, RecordRejectedError, RunError, Sink, TransientError, option_doc
 from lmnh_pipes.delivery import Positions
 from lmnh_pipes.records import MISSING, compile_path, offsets_by_partition
 
 from .errors import is_transient
 from .positions import PositionsTable
 from .rows import LookUp, RowError, row_builder
-from .tables import Column, TableSpec, default_column, parse_tables
+from .tables import ON_CONFLICT, Column, TableSpec, default_column, parse_tables
 
-__all__ = ["PostgresSink"]
+__all__ = ["COPY_FORMATS", "PostgresSink"]
 
 log = logging.getLogger("lmnh_pipes.postgres")
 T = TypeVar("T")
+
+#: COPY's formats.
+COPY_FORMATS = ("binary", "text")
 
 # The password of a URI (scheme://user:PASSWORD@host) or of a key=value string (password=PASSWORD).
 _DSN_PASSWORDS = re.compile(r"://[^:/@\s]*:([^@\s]+)@|\bpassword\s*=\s*('[^']*'|\S+)")
@@ -67,21 +70,36 @@ class PostgresSink:
     ``docs/sinks.md``.
     """
 
-    dsn: str | None = attrs.field(default=None, repr=False)
-    host: str | None = None
-    port: int | None = None
-    dbname: str | None = None
-    user: str | None = None
-    password: str | None = attrs.field(default=None, repr=_hide)
-    table: str | None = None
-    columns: dict[str, Any] | list[str] | None = None
-    route: str | None = None
-    tables: dict[str, Any] | None = None
-    conflict_key: list[str] | None = None
-    on_conflict: str = "error"
-    offsets_table: str = "lmnh_pipes_offsets"
-    copy_format: str = "binary"
-    connect_timeout: int = 10
+    dsn: str | None = attrs.field(
+        default=None, repr=False, metadata=option_doc("a connection string (or give host, dbname, ...)")
+    )
+    host: str | None = attrs.field(default=None, metadata=option_doc("the server's host (without dsn)"))
+    port: int | None = attrs.field(default=None, metadata=option_doc("the server's port (without dsn)"))
+    dbname: str | None = attrs.field(default=None, metadata=option_doc("the database (without dsn)"))
+    user: str | None = attrs.field(default=None, metadata=option_doc("the user name (without dsn)"))
+    password: str | None = attrs.field(
+        default=None, repr=_hide, metadata=option_doc("the password (without dsn); never shown")
+    )
+    table: str | None = attrs.field(default=None, metadata=option_doc("the one target table (or give route)"))
+    columns: dict[str, Any] | list[str] | None = attrs.field(
+        default=None, metadata=option_doc("where each column's value comes from (default: same-named value keys)")
+    )
+    route: str | None = attrs.field(default=None, metadata=option_doc("the field whose value picks a table of tables"))
+    tables: dict[str, Any] | None = attrs.field(
+        default=None, metadata=option_doc("route value -> {table, columns, conflict_key, on_conflict}")
+    )
+    conflict_key: list[str] | None = attrs.field(
+        default=None, metadata=option_doc("the columns of a unique key, for on_conflict")
+    )
+    on_conflict: str = attrs.field(
+        default="error",
+        metadata=option_doc("what a row whose key exists does: fail, is skipped, or replaces it", choices=ON_CONFLICT),
+    )
+    offsets_table: str = attrs.field(
+        default="lmnh_pipes_offsets", metadata=option_doc("where positions are stored (made on first use)")
+    )
+    copy_format: str = attrs.field(default="binary", metadata=option_doc("COPY's format", choices=COPY_FORMATS))
+    connect_timeout: int = attrs.field(default=10, metadata=option_doc("seconds for each connection attempt"))
     _specs: dict[str, TableSpec] = attrs.field(init=False, repr=False)
     _route: Callable[[Record], Any] = attrs.field(init=False, repr=False)
     _targets: dict[str, _Target] = attrs.field(factory=dict, init=False, repr=False)
@@ -100,7 +118,7 @@ class PostgresSink:
         self._specs = parse_tables(
             self.table, self.columns, self.tables, self.route, self.conflict_key, self.on_conflict
         )
-        if self.copy_format not in ("binary", "text"):
+        if self.copy_format not in COPY_FORMATS:
             raise ValueError(f"copy_format must be binary or text, found {self.copy_format!r}")
         if self.dsn is not None:
             try:

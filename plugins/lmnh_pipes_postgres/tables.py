@@ -11,7 +11,10 @@ from psycopg import sql
 from lmnh_pipes import MISSING, Record
 from lmnh_pipes.records import compile_path
 
-__all__ = ["Column", "Lookup", "TableSpec", "parse_tables"]
+__all__ = ["ON_CONFLICT", "Column", "Lookup", "TableSpec", "parse_tables"]
+
+#: What a row whose conflict key exists does: fail the batch, be skipped, or replace the row.
+ON_CONFLICT = ("error", "nothing", "update")
 
 #: Column names that, when no mapping is given, take a record's metadata rather than a value key.
 _DEFAULT_PATHS = {
@@ -119,7 +122,7 @@ def parse_table(spec: Mapping[str, Any], where: str) -> TableSpec:
         else:
             raise ValueError(f"{_at(where, 'columns')}: expected a mapping of column -> path, found {columns!r}")
     on_conflict = spec.get("on_conflict", "error")
-    if on_conflict not in ("error", "nothing", "update"):
+    if on_conflict not in ON_CONFLICT:
         raise ValueError(f"{_at(where, 'on_conflict')}: expected error, nothing or update, found {on_conflict!r}")
     key = tuple(spec.get("conflict_key") or ())
     if on_conflict != "error" and not key:

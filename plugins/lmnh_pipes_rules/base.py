@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Final
 
 import attrs
 
-from lmnh_pipes import ConfigError, FieldPath, Record, kind_of
+from lmnh_pipes import ConfigError, FieldPath, Record, kind_of, option_doc
 from lmnh_pipes.records import MISSING
 
 from .conditions import Condition
@@ -81,9 +81,16 @@ class Rule:
     nothing.
     """
 
-    name: str = "rule"
-    when: dict[str, Any] | None = None
-    unless: dict[str, Any] | None = None
+    name: str = attrs.field(
+        default="rule", metadata=option_doc("what a rejection carries as reject.validator (default: the type name)")
+    )
+    when: dict[str, Any] | None = attrs.field(
+        default=None,
+        metadata=option_doc("field path -> value(s): the rule applies only to records matching every entry"),
+    )
+    unless: dict[str, Any] | None = attrs.field(
+        default=None, metadata=option_doc("field path -> value(s): the rule skips records matching every entry")
+    )
     # Precomputed from the options; never an option itself.
     _condition: Condition | None = attrs.field(init=False, default=None, eq=False)
 
@@ -146,8 +153,8 @@ class Rule:
 class FieldRule(Rule):
     """A rule about one field. A missing field is rejected (rule ``missing``) unless ``optional`` is true."""
 
-    field: str
-    optional: bool = False
+    field: str = attrs.field(metadata=option_doc("the field's dotted path"))
+    optional: bool = attrs.field(default=False, metadata=option_doc("a missing field passes"))
     _path: FieldPath = attrs.field(init=False, eq=False)
 
     #: Whether the rule replaces the field's value (then the path must name a field of the value).

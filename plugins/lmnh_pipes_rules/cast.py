@@ -18,6 +18,7 @@ from lmnh_pipes import (
     TimestampError,
     decode_value,
     kind_of,
+    option_doc,
     parse_rfc3339,
     parse_time_zone,
     show_value,
@@ -141,10 +142,16 @@ class Cast(Rule):
     """
 
     name: str = "cast"
-    fields: dict[str, str]
-    empty: Literal["drop", "null", "keep"] = "drop"
-    integral_floats: bool = False
-    timezone: str = "Europe/London"
+    fields: dict[str, str] = attrs.field(metadata=option_doc("field -> kind to cast it to", choices=CAST_KINDS))
+    empty: Literal["drop", "null", "keep"] = attrs.field(
+        default="drop", metadata=option_doc("what an empty string becomes: no key, null, or itself (not cast)")
+    )
+    integral_floats: bool = attrs.field(
+        default=False, metadata=option_doc('int fields also accept an integral float: "1.0" -> 1')
+    )
+    timezone: str = attrs.field(
+        default="Europe/London", metadata=option_doc("the IANA zone in which naive date-times are read")
+    )
     _casts: tuple[tuple[FieldPath, Callable[[Any], Any], str], ...] = attrs.field(init=False, eq=False)
 
     def _prepare(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from lmnh_pipes import DecodeError, Record, decode_object
+from lmnh_pipes import DecodeError, Record, decode_object, option_doc
 
 __all__ = ["JsonValidator"]
 
@@ -16,7 +16,7 @@ class JsonValidator:
     A record that already has a mapping value (from a ``jsonl`` or ``csv`` file source) passes unchanged.
     """
 
-    name: str = "json"
+    name: str = attrs.field(default="json", metadata=option_doc("what a rejection carries as reject.validator"))
 
     def open(self) -> None:
         return None

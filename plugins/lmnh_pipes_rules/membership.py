@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import attrs
 
-from lmnh_pipes import ConfigError, FieldPath, Record, describe_value, load_json_objects, show_value
+from lmnh_pipes import ConfigError, FieldPath, Record, describe_value, load_json_objects, option_doc, show_value
 from lmnh_pipes.records import MISSING
 
 from .base import FieldRule, config_error
@@ -29,11 +29,17 @@ class InCatalogue(FieldRule):
     """
 
     name: str = "in_catalogue"
-    catalogue: str
-    key: str
-    pattern: str = "*.json"
-    format: str | None = None
-    target: str | None = None
+    catalogue: str = attrs.field(metadata=option_doc("a local folder, a glob, a file, or s3://bucket/prefix"))
+    key: str = attrs.field(metadata=option_doc("the field of each catalogue object that identifies it"))
+    pattern: str = attrs.field(
+        default="*.json", metadata=option_doc("the base names to read in a folder or under a prefix")
+    )
+    format: str | None = attrs.field(
+        default=None, metadata=option_doc("a str.format template for one integer, e.g. EXH_{:02d}")
+    )
+    target: str | None = attrs.field(
+        default=None, metadata=option_doc("a field to set, on accepted records, to the key found")
+    )
     _target: FieldPath | None = attrs.field(init=False, eq=False)
     # The catalogue's keys, loaded by open() (or lazily): a cache derived from the options rather than
     # configuration, so it lives in a private field set with object.__setattr__ and the rule stays frozen.

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import attrs
 
-from lmnh_pipes import FieldPath, Record, describe_value, show_names, show_value
+from lmnh_pipes import FieldPath, Record, describe_value, option_doc, show_names, show_value
 from lmnh_pipes.records import MISSING
 
 from .base import FieldRule, Rule, canonical_name, check_number, config_error
@@ -33,9 +33,15 @@ class Keys(Rule):
     """
 
     name: str = "keys"
-    required: list[str] = attrs.field(factory=list)
-    allowed: list[str] | None = None
-    forbidden: list[str] = attrs.field(factory=list)
+    required: list[str] = attrs.field(
+        factory=list, metadata=option_doc("keys that must be present, with any value (even null)")
+    )
+    allowed: list[str] | None = attrs.field(
+        default=None, metadata=option_doc("when given, the only keys allowed (the required keys always are)")
+    )
+    forbidden: list[str] = attrs.field(
+        factory=list, metadata=option_doc("keys that must be absent, even with a null value")
+    )
     _required_order: tuple[str, ...] = attrs.field(init=False, eq=False)
     _allowed: frozenset[str] | None = attrs.field(init=False, eq=False)
     _forbidden: frozenset[str] = attrs.field(init=False, eq=False)
@@ -126,7 +132,9 @@ class Types(Rule):
     """
 
     name: str = "types"
-    fields: dict[str, str]
+    fields: dict[str, str] = attrs.field(
+        metadata=option_doc("field -> type (string, integer, number, boolean, null, object, array, datetime, or a|b)")
+    )
     _checks: tuple[tuple[FieldPath, frozenset[str], str], ...] = attrs.field(init=False, eq=False)
 
     def _prepare(self) -> None:
@@ -163,8 +171,8 @@ class Range(FieldRule):
     """
 
     name: str = "range"
-    min: float | None = None
-    max: float | None = None
+    min: float | None = attrs.field(default=None, metadata=option_doc("the smallest value allowed"))
+    max: float | None = attrs.field(default=None, metadata=option_doc("the largest value allowed"))
     _low: float = attrs.field(init=False, eq=False)
     _high: float = attrs.field(init=False, eq=False)
 
@@ -208,7 +216,7 @@ class OneOf(FieldRule):
     """
 
     name: str = "one_of"
-    values: list[Any]
+    values: list[Any] = attrs.field(metadata=option_doc("the values allowed (compared as JSON: true is not 1)"))
     _members: Membership = attrs.field(init=False, eq=False)
 
     def _prepare(self) -> None:
@@ -234,7 +242,7 @@ class Pattern(FieldRule):
     """
 
     name: str = "pattern"
-    regex: str
+    regex: str = attrs.field(metadata=option_doc("a Python regular expression that must match the whole string"))
     _compiled: re.Pattern[str] = attrs.field(init=False, eq=False)
 
     def _prepare(self) -> None:
@@ -265,7 +273,7 @@ class SetFields(Rule):
     """
 
     name: str = "set"
-    values: dict[str, Any]
+    values: dict[str, Any] = attrs.field(metadata=option_doc("field path -> the constant value to set"))
     _sets: tuple[tuple[FieldPath, Any, bool], ...] = attrs.field(init=False, eq=False)
 
     def _prepare(self) -> None:

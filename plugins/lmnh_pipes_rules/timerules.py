@@ -16,6 +16,7 @@ from lmnh_pipes import (
     Record,
     TimestampError,
     describe_value,
+    option_doc,
     parse_rfc3339,
     parse_rfc3339_exact,
     parse_time_of_day,
@@ -79,9 +80,9 @@ class TimeWindow(FieldRule):
     """
 
     name: str = "time_window"
-    start: str
-    end: str
-    timezone: str = "Europe/London"
+    start: str = attrs.field(metadata=option_doc("HH:MM, HH:MM:SS or HH:MM:SS.ffffff, inclusive"))
+    end: str = attrs.field(metadata=option_doc("as start, inclusive; before start, the window spans midnight"))
+    timezone: str = attrs.field(default="Europe/London", metadata=option_doc("an IANA time zone name"))
     _zone: ZoneInfo = attrs.field(init=False, eq=False)
     _start: time = attrs.field(init=False, eq=False)
     _end: time = attrs.field(init=False, eq=False)
@@ -140,8 +141,10 @@ class NotFuture(FieldRule):
     """
 
     name: str = "not_future"
-    tolerance: float = 60.0
-    clock: Callable[[], datetime] = attrs.field(default=_utc_now, repr=False, eq=False)
+    tolerance: float = attrs.field(default=60.0, metadata=option_doc("seconds the field may be ahead of the clock"))
+    clock: Callable[[], datetime] = attrs.field(
+        default=_utc_now, repr=False, eq=False, metadata=option_doc("for tests: a function returning an aware now")
+    )
     _tolerance: timedelta = attrs.field(init=False, eq=False)
 
     def _prepare(self) -> None:
@@ -191,10 +194,14 @@ class Debounce(Rule):
     """
 
     name: str = "debounce"
-    fields: list[str]
-    window: float
-    time_field: str | None = None
-    clock: Callable[[], float] = attrs.field(default=_time.monotonic, repr=False, eq=False)
+    fields: list[str] = attrs.field(metadata=option_doc("the fields that make two records the same"))
+    window: float = attrs.field(metadata=option_doc("seconds within which a repeat is rejected"))
+    time_field: str | None = attrs.field(
+        default=None, metadata=option_doc("the record's time (default: when it is validated)")
+    )
+    clock: Callable[[], float] = attrs.field(
+        default=_time.monotonic, repr=False, eq=False, metadata=option_doc("for tests: a function returning seconds")
+    )
     _paths: tuple[FieldPath, ...] = attrs.field(init=False, eq=False)
     _time_path: FieldPath | None = attrs.field(init=False, eq=False)
     # key -> time of the last accepted record with that key; mutated in place (the rule is frozen, its memory not).

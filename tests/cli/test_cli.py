@@ -196,26 +196,8 @@ def test_subprocess_run_of_an_example(workdir):
     assert (workdir / "out/files/rejects.csv").exists()
 
 
-def test_third_party_plugin_installs_lists_and_runs(workdir, tmp_path_factory):
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(workdir / "examples/plugin-example"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    env = {**os.environ, "PYTHONPATH": str(target)}
+def test_third_party_plugin_installs_lists_and_runs(workdir, plugin_example_site):
+    env = {**os.environ, "PYTHONPATH": str(plugin_example_site)}
     listed = subprocess.run([LMNH_PIPES, "plugins", "--json"], capture_output=True, text=True, env=env, timeout=120)
     assert listed.returncode == 0, listed.stderr
     [row] = [r for r in json.loads(listed.stdout) if r["type"] == "no_test_sites"]

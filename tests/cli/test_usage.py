@@ -97,7 +97,8 @@ def test_check_reports_the_offline_checks_beside_a_part_that_does_not_build(work
     assert result.stderr.splitlines() == [
         "error: broken.yaml:8: sink.colums: unknown option 'colums' (did you mean 'columns'?)",
         "error: broken.yaml:3: validators[0]: catalogue '/nowhere' does not exist",
-        f"error: broken.yaml:1: source.path: no file matches 'nope/*.txt' (relative to the working directory {workdir})",
+        "error: broken.yaml:1: source.path: no file matches 'nope/*.txt' "
+        f"(relative to the working directory {workdir})",
     ]
     # run is not slowed by checks: it stops at what does not build.
     run = CliRunner().invoke(main, ["run", "broken.yaml"])
@@ -111,7 +112,8 @@ def test_check_online_says_each_problem_once(workdir):
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         "error: broken.yaml:3: validators[0]: catalogue '/nowhere' does not exist",
-        f"error: broken.yaml:1: source.path: no file matches 'nope/*.txt' (relative to the working directory {workdir})",
+        "error: broken.yaml:1: source.path: no file matches 'nope/*.txt' "
+        f"(relative to the working directory {workdir})",
     ]
 
 

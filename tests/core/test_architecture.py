@@ -78,6 +78,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "timestamps",
         "timeofday",
         "jsonfiles",
+        "options",
         "environ",
         "logs",
         "tuning",
@@ -87,8 +88,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "contracts": ("interfaces", "capabilities", "delivery", "registry", "hookspecs"),
     "deciding and reporting": ("conformance", "plan", "report", "metrics", "http"),
     "running": ("validation", "stopping", "writer", "runner"),
-    "assembling": ("pipeline", "plugins", "yamlfile", "config", "testing", "testfiles"),
-    "commands": ("cli", "tap", "progress", "pipetest", "pytest_plugin", "__init__", "__main__"),
+    "assembling": ("pipeline", "plugins", "yamlfile", "config", "schema", "testing", "testfiles"),
+    "commands": ("cli", "tap", "progress", "describe", "pipetest", "pytest_plugin", "__init__", "__main__"),
 }
 
 

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import attrs
 
-from lmnh_pipes import Record, Registry, hookimpl
+from lmnh_pipes import Record, Registry, hookimpl, option_doc
 
 
 @attrs.frozen(kw_only=True)
 class NoTestSites:
     """Reject records from kiosks that are only used for testing (``test_sites``, looked up in ``field``)."""
 
-    test_sites: list[str]
-    field: str = "site"
-    name: str = "no_test_sites"
+    # option_doc gives each option the line that `lmnh-pipes plugins no_test_sites` and `lmnh-pipes schema` show.
+    test_sites: list[str] = attrs.field(metadata=option_doc("the sites whose records are rejected"))
+    field: str = attrs.field(default="site", metadata=option_doc("the field that holds the site"))
+    name: str = attrs.field(
+        default="no_test_sites", metadata=option_doc("what a rejection carries as reject.validator")
+    )
 
     def open(self) -> None:
         return None
