@@ -5,9 +5,12 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -20,7 +23,7 @@ from .errors import ConfigError, LmnhPipesError, Problem
 from .logs import PipelineFilter, setup_logging
 from .pipeline import Pipeline
 from .pipetest import run_paths
-from .plan import DeliveryPlan, Guarantee
+from .plan import DeliveryPlan, Guarantee, resumes
 from .plugins import get_registry
 from .progress import Progress
 from .records import json_default
@@ -191,7 +194,22 @@ def run(
     except KeyboardInterrupt:
         click.echo(f"error: {_interrupted(pipeline)}", err=True)
         sys.exit(EXIT_RUN_FAILED)
-    click.echo(json.dumps(report.to_dict()) if as_json else str(report))
+    with _signals_ignored():  # the run has ended as asked: a late second Ctrl-C must not turn that into a kill
+        click.echo(json.dumps(report.to_dict()) if as_json else str(report))
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored while the block lasts (in the main thread; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _interrupted(pipeline: Pipeline) -> str:
@@ -205,6 +223,8 @@ def _interrupted(pipeline: Pipeline) -> str:
         return f"{stopped}: the next run resumes from the positions stored with the rows, so none is written twice"
     if guarantee is Guarantee.HELD_UNTIL_CLOSE:
         return f"{stopped}: nothing of this run was committed, and the next run reads it all again"
+    if not resumes(pipeline.source):
+        return f"{stopped}: the source keeps no position, so the next run starts it afresh"
     return (
         f"{stopped}: it was not committed, so the next run reads it again (at-least-once: records of it that were "
         f"already written are written twice)"
@@ -217,7 +237,7 @@ def _interrupted(pipeline: Pipeline) -> str:
 @_env_file_opt
 @_traceback_opt
 def check(pipeline_file: Path, online: bool, env_file: Path | None, traceback: bool) -> None:
-    """Build the pipeline without connecting anything and report every problem found."""
+    """Build the pipeline without connecting anything, report every problem found, and print how it delivers."""
     checks: list[Problem] = []  # what the components' offline checks find
     pipeline = _configured(lambda: load(pipeline_file, env_file=env_file, checks=checks), traceback)
     plan, problems = _check_components(pipeline, online)

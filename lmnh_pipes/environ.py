@@ -98,6 +98,17 @@ def read_env_file_text(text: str, file: str | None = None) -> dict[str, str]:
                     .replace('\\"', '"')
                     .replace("\0", "\\")
                 )
+        elif value[:1] in ("'", '"'):
+            # An opening quote with no closing one (or text after it) would keep the quotes in the value.
+            problems.append(
+                Problem(
+                    message=f"the value of {key} opens a quote that does not close at the end of the line",
+                    file=file,
+                    line=number,
+                    hint="KEY=\"value\" or KEY='value', a # comment after it at most",
+                )
+            )
+            continue
         else:
             value = re.split(r"\s+#", value, maxsplit=1)[0]
         result[key] = value

@@ -180,7 +180,7 @@ def plan_delivery(
     if resumes(source):
         detail = f"{positions} committed after each batch is written"
     else:
-        detail = "each batch acknowledged to the source once it is written"
+        detail = "no stored position: a new run starts the source afresh"
     return DeliveryPlan(guarantee=Guarantee.AT_LEAST_ONCE, detail=detail, drains=drains, warnings=tuple(warnings))
 
 

@@ -235,8 +235,8 @@ def test_a_second_signal_stops_at_once_and_says_what_it_means(workdir):
     assert first.group(2) == "a second SIGINT or SIGTERM stops at once, without writing it"
     assert "SIGINT received again: stopping at once, without writing the batch in hand" in text
     assert text.endswith(
-        "\nerror: stopped at once by a second signal, without finishing the batch in hand: it was not committed, "
-        "so the next run reads it again (at-least-once: records of it that were already written are written twice)\n"
+        "\nerror: stopped at once by a second signal, without finishing the batch in hand: the source keeps no "
+        "position, so the next run starts it afresh\n"
     )
     assert "Aborted!" not in text
 

@@ -126,3 +126,16 @@ def test_a_malformed_env_file_line_exits_2_with_file_and_line(workdir):
             f"error: {workdir / '.env'}:4: expected KEY=value, found a line without '=' "
             "(a line is KEY=value, a # comment or blank)\n"
         )
+
+
+def test_the_summary_is_printed_with_signals_ignored():
+    # A late second Ctrl-C, after the run ended as asked, must not kill the process mid-summary (exit by signal).
+    import signal
+
+    from lmnh_pipes.cli import _signals_ignored
+
+    before = signal.getsignal(signal.SIGINT)
+    with _signals_ignored():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is before

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lmnh_pipes import ConfigError
-from lmnh_pipes.environ import InterpolationError, interpolate, read_env_file
+from lmnh_pipes.environ import InterpolationError, interpolate, read_env_file, read_env_file_text
 
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
 values = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=20)
@@ -109,3 +109,20 @@ def test_a_line_that_is_not_an_assignment_is_an_error_naming_file_and_line(tmp_p
     # The line's text may be a secret: only a name-like part before '=' is shown.
     assert "hunter2" not in text
     assert "secret" not in text
+
+
+def test_a_quote_that_does_not_close_is_an_error_not_part_of_the_value(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("A=\"unterminated\nB='x y' trailing\nC=\"closed\" # note\nD='it''s'\nE=plain 'quote\n")
+    with pytest.raises(ConfigError) as exc:
+        read_env_file(path)
+    assert [(p.line, p.message) for p in exc.value.problems] == [
+        (1, "the value of A opens a quote that does not close at the end of the line"),
+        (2, "the value of B opens a quote that does not close at the end of the line"),
+    ]
+    assert "unterminated" not in str(exc.value)
+    assert read_env_file_text("C=\"closed\" # note\nD='it''s'\nE=plain 'quote\n") == {
+        "C": "closed",
+        "D": "it''s",
+        "E": "plain 'quote",
+    }

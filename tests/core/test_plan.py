@@ -48,7 +48,7 @@ def check(tmp_path: Path, text: str) -> str:
         ),
         (
             "source: {type: file, path: in.jsonl}\nsink: {type: csv, path: out/x.csv}\n",
-            "delivery: at-least-once (each batch acknowledged to the source once it is written)",
+            "delivery: at-least-once (no stored position: a new run starts the source afresh)",
         ),
     ],
 )
@@ -62,7 +62,7 @@ def test_the_run_report_carries_the_plan():
     report = Pipeline(source=ListSource([b'{"n": 1}']), sink=ListSink(), rejects=ListSink()).run()
     assert report.delivery is not None
     assert report.delivery.guarantee is Guarantee.AT_LEAST_ONCE
-    line = "at-least-once (each batch acknowledged to the source once it is written)"
+    line = "at-least-once (no stored position: a new run starts the source afresh)"
     assert str(report.delivery) == line
     assert report.to_dict()["delivery"] == line
     assert report.to_dict()["guarantee"] == "at-least-once"
