@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,16 +35,6 @@ SHIPPED = {
     ("sink", "kafka"),
     ("sink", "postgres"),
 }
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    """A copy of examples/ as the working directory (pipelines name paths relative to it)."""
-    shutil.copytree(
-        ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("build", "*.egg-info", "out")
-    )
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from lmnh_pipes import RunReport
@@ -14,13 +12,6 @@ from lmnh_pipes.cli import main
 from lmnh_pipes.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("out", "build"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def test_tap_shows_rejections_with_reasons_and_writes_nothing(workdir):

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,13 +26,6 @@ from lmnh_pipes_files import FileSource
 ROOT = Path(__file__).resolve().parents[2]
 LMNH_PIPES = str(Path(sys.executable).parent / "lmnh-pipes")
 CLEAR = "\r\x1b[2K"
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("out", "build"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def frames(stderr: str) -> list[str]:

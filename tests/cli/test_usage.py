@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,6 @@ from click.testing import CliRunner
 from lmnh_pipes.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("out", "build"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 @pytest.mark.parametrize(
