@@ -8,9 +8,9 @@ import json
 from collections.abc import Callable, Iterator
 from typing import IO, Final
 
-from lmnh_pipes import DecodeError, Meta, Record, decode_object
+from lmnh_pipes import DecodeError, Meta, Record, RunError, decode_object
 
-__all__ = ["READERS", "Reader", "iter_line_chunks"]
+__all__ = ["READERS", "MalformedCsvError", "Reader", "csv_header", "iter_line_chunks"]
 
 SOURCE: Final = "file"
 CHUNK_SIZE: Final = 1 << 20
@@ -74,41 +74,30 @@ def _decoded(raw: bytes, meta: Meta) -> Record:
     return Record(value=value, raw=raw, meta=meta)
 
 
+class MalformedCsvError(RunError, ValueError):
+    """A CSV file that cannot be read on: a bad header, or a quoting error (nothing after it could be trusted)."""
+
+
 def read_csv(stream: IO[bytes], topic: str, encoding: str, delimiter: str) -> Iterator[Record]:
     """``csv``: the header row names the keys; each further row is a mapping of strings.
 
     ``raw`` is the row written back as CSV in UTF-8, without a line ending. Blank lines are skipped. A row whose
     number of fields differs from the header's, or that holds bytes that are not ``encoding`` text, is rejected
     by the source; such bytes are kept in its ``raw`` as they were. A repeated column name in the header, a header
-    that is not ``encoding`` text, or a malformed file raise ValueError: nothing after that point could be trusted.
+    that is not ``encoding`` text, or a quoting error (a quote never closed, text after a closing quote) raise
+    :class:`MalformedCsvError` naming the line where that row starts: the rows after it cannot be told apart.
     """
-    named = encoding
-    if encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
-        encoding = "utf-8-sig"  # ignore a byte-order mark before the header, as spreadsheets write one
-    # Undecodable bytes become lone surrogates (U+DC80..U+DCFF), which encoding ``raw`` below finds: one row is
-    # rejected, not the file.
-    text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
-    reader = csv.reader(text, delimiter=delimiter)
+    rows = _CsvRows(stream, topic, encoding, delimiter)
     buffer = io.StringIO()
     # "\r\n", cut off below: with an empty terminator, csv would not quote a field holding a line break.
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     try:
-        header = next(reader, None)
-        while header == []:
-            header = next(reader, None)
+        header = rows.header()
         if header is None:
             return
-        for name in header:
-            if _undecodable(name) is not None:
-                raise ValueError(f"{topic}, line {reader.line_num}: the CSV header is not {named} text: {name!r}")
-        repeated = sorted({name for name in header if header.count(name) > 1})
-        if repeated:
-            raise ValueError(f"{topic}: the CSV header repeats the column {repeated[0]!r}")
         width = len(header)
         offset = 0
-        for row in reader:
-            if not row:
-                continue
+        while (row := rows.next()) is not None:
             buffer.seek(0)
             buffer.truncate()
             writer.writerow(row)
@@ -118,19 +107,87 @@ def read_csv(stream: IO[bytes], topic: str, encoding: str, delimiter: str) -> It
                 raw = buffer.getvalue()[:-2].encode("utf-8")
             except UnicodeEncodeError:
                 raw = buffer.getvalue()[:-2].encode("utf-8", "surrogateescape")
-                yield Record(raw=raw, meta=meta).rejected_by(SOURCE, _not_text(header, row, named), "encoding")
+                yield Record(raw=raw, meta=meta).rejected_by(SOURCE, _not_text(header, row, rows.named), "encoding")
                 continue
             if len(row) != width:
                 reason = f"row has {len(row)} field{'s' if len(row) != 1 else ''}; the header has {width}"
                 yield Record(raw=raw, meta=meta).rejected_by(SOURCE, reason, "csv")
                 continue
             yield Record(value=dict(zip(header, row, strict=True)), raw=raw, meta=meta)
-    except csv.Error as exc:
-        raise ValueError(f"{topic}, line {reader.line_num}: malformed CSV: {exc}") from exc
-    except UnicodeDecodeError as exc:  # bytes below 0x80 that ``encoding`` refuses cannot be escaped (UTF-16)
-        raise ValueError(f"{topic}, line {reader.line_num + 1}: not {named} text: {exc.reason}") from exc
     finally:
-        text.detach()  # the source closes the stream itself
+        rows.detach()  # the source closes the stream itself
+
+
+def csv_header(stream: IO[bytes], topic: str, encoding: str, delimiter: str) -> list[str] | None:
+    """The header of a CSV file (None if it holds no row); :class:`MalformedCsvError` as :func:`read_csv`."""
+    rows = _CsvRows(stream, topic, encoding, delimiter)
+    try:
+        return rows.header()
+    finally:
+        rows.detach()
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    """What Python's csv module says, in words a user can act on."""
+    message = str(exc)
+    if message == "unexpected end of data":
+        return "unterminated quoted field: a quote opened in this row is never closed"
+    if message.endswith("expected after '\"'"):
+        return 'text after the closing quote of a quoted field (a quote inside a quoted field is written "")'
+    return f"malformed CSV: {message}"
+
+
+class _CsvRows:
+    """The rows of a CSV stream, strictly quoted, each error naming the file and the line where its row starts."""
+
+    def __init__(self, stream: IO[bytes], topic: str, encoding: str, delimiter: str) -> None:
+        self.topic, self.named = topic, encoding
+        if encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
+            encoding = "utf-8-sig"  # ignore a byte-order mark before the header, as spreadsheets write one
+        # Undecodable bytes become lone surrogates (U+DC80..U+DCFF), which encoding ``raw`` finds: one row is
+        # rejected, not the file.
+        self._text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
+        # strict: a quote never closed would otherwise swallow every later row into one field.
+        self._reader = csv.reader(self._text, delimiter=delimiter, strict=True)
+        self.line = 0  # where the last row read starts
+
+    def next(self) -> list[str] | None:
+        """The next row that is not blank, or None at the end."""
+        reader = self._reader
+        while True:
+            self.line = reader.line_num + 1
+            try:
+                row = next(reader, None)
+            except csv.Error as exc:
+                raise self.error(_csv_reason(exc)) from exc
+            except UnicodeDecodeError as exc:  # bytes below 0x80 that ``encoding`` refuses cannot be escaped
+                raise self.error(f"not {self.named} text: {exc.reason}") from exc
+            if row != []:
+                return row
+
+    def header(self) -> list[str] | None:
+        """The first row that is not blank, checked as a header: text, each name once."""
+        header = self.next()
+        if header is None:
+            return None
+        for i, name in enumerate(header):
+            if _undecodable(name) is not None:
+                raise self.error(f"the CSV header is not {self.named} text: column {i + 1} is {_escaped(name)}")
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise self.error(f"the CSV header repeats the column {repeated[0]!r}")
+        return header
+
+    def error(self, message: str) -> MalformedCsvError:
+        return MalformedCsvError(f"{self.topic}: line {self.line}: {message}")
+
+    def detach(self) -> None:
+        self._text.detach()
+
+
+def _escaped(field: str) -> str:
+    """``field`` quoted, each byte that could not be decoded (a lone surrogate) shown as ``\\xNN``."""
+    return "'" + "".join(f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff" else c for c in field) + "'"
 
 
 def _undecodable(field: str) -> int | None:

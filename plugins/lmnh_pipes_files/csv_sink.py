@@ -172,6 +172,7 @@ class CsvSink:
     _writer: Any = attrs.field(default=None, init=False)
     _columns: list[str] | None = attrs.field(default=None, init=False)
     _needs_header: bool = attrs.field(default=True, init=False)
+    _existing: list[str] | None = attrs.field(default=None, init=False)  # the header of the file appended to
 
     def __attrs_post_init__(self) -> None:
         if self.append and not is_local(self.path):
@@ -232,6 +233,38 @@ class CsvSink:
         problem = writable_problem(local_path(path))
         if problem is not None:
             raise path_error(self.path, f"cannot write {self.path!r}: {problem}")
+        if self.append and self.header and self.columns is not None:
+            for existing in self._appended_files():
+                self._check_header(existing, self.columns)
+
+    def _appended_files(self) -> list[str]:
+        """The local files that exist already and that this sink would append to."""
+        path = local_path(self.path)
+        if self.split_by is None:
+            return [path] if os.path.isfile(path) else []
+        mine = self._files()
+        found = glob.glob(glob.escape(path).replace("{}", "*"))
+        return sorted(p for p in found if mine.match(os.path.abspath(p)) and os.path.isfile(p))
+
+    def _check_header(self, path: str, columns: list[str]) -> list[str] | None:
+        """The header of the existing file at ``path`` (None if it is empty); ConfigError unless it is ``columns``."""
+        header = self._header_of(path)
+        if header is not None and header != columns:
+            raise path_error(self.path, _mismatch(path, header, columns))
+        return header
+
+    def _header_of(self, path: str) -> list[str] | None:
+        """The first row of the existing file at ``path``, None if it holds none; ConfigError if it cannot be read."""
+        try:
+            with open_binary(path, compression_mode("infer"), None) as handle:
+                text = io.TextIOWrapper(handle, encoding=self.encoding, newline="")
+                try:
+                    return next(csv.reader(text, delimiter=self.delimiter, strict=True), None)
+                finally:
+                    text.detach()
+        except (OSError, ValueError, csv.Error) as exc:  # UnicodeDecodeError is a ValueError
+            reason = f"cannot append to {path!r}: its header cannot be read ({type(exc).__name__}: {exc})"
+            raise path_error(self.path, reason) from exc
 
     def open(self) -> None:
         """Create (or, with ``append``, open) the file, and write the header if the columns are known."""
@@ -274,6 +307,13 @@ class CsvSink:
 
     def _open_local(self) -> IO[str]:
         path = Path(local_path(self.path))
+        self._existing = None
+        if self.append and self.header and path.is_file() and path.stat().st_size:
+            # Rows under another file's header would be read as the wrong columns: refuse before writing.
+            if self.columns is not None:
+                self._existing = self._check_header(str(path), self.columns)
+            else:
+                self._existing = self._header_of(str(path))  # compared with the first record's columns
         path.parent.mkdir(parents=True, exist_ok=True)
         mode = "ab" if self.append else "wb"
         file = path.open(mode)
@@ -307,7 +347,7 @@ class CsvSink:
             raise RuntimeError("CsvSink.write() called before open()")
         columns = self._columns
         if columns is None:
-            columns = _default_columns(records[0])
+            columns = self._appending(_default_columns(records[0]))
         self._screen([(self._covering(columns), records)])
         if self._columns is None:
             self._columns = columns
@@ -315,6 +355,16 @@ class CsvSink:
         getters = [compile_path(c) for c in columns]
         self._writer.writerows([cell(get(record)) for get in getters] for record in records)
         self._sync()
+
+    def _appending(self, columns: list[str]) -> list[str]:
+        """The columns to write under the header of the file appended to: its own order when it names the same
+        columns; RunError (nothing written) when it names others."""
+        existing = self._existing
+        if existing is None:
+            return columns
+        if sorted(existing) != sorted(columns):
+            raise RunError(_mismatch(local_path(self.path), existing, columns))
+        return existing
 
     def _covering(self, columns: list[str]) -> _Coverage:
         key = tuple(columns)
@@ -441,6 +491,13 @@ class CsvSink:
         if self._file is not None:
             self._file.flush()
             os.fsync(self._file.fileno())
+
+
+def _mismatch(path: str, header: list[str], columns: list[str]) -> str:
+    return (
+        f"cannot append to {path!r}: its header is {', '.join(header) or '(empty)'}, but the sink's columns are "
+        f"{', '.join(columns)}; write to another file, or give columns that match"
+    )
 
 
 def _keys(keys: list[str]) -> str:

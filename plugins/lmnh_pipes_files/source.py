@@ -9,10 +9,10 @@ from typing import IO, Any, Final, Literal
 
 import attrs
 
-from lmnh_pipes import ConfigError, EndOfInput, Record, option_doc
+from lmnh_pipes import ConfigError, EndOfInput, Problem, Record, option_doc
 
 from ._paths import check_encoding, compression_mode, is_local, not_found_reason, open_binary, path_error, resolve
-from ._readers import READERS
+from ._readers import READERS, MalformedCsvError, csv_header
 
 __all__ = ["FORMATS", "FileSource", "Format"]
 
@@ -72,12 +72,21 @@ class FileSource:
     _fraction: float | None = attrs.field(default=None, init=False)
 
     def check(self) -> None:
-        """For a local path or glob, check that there is something to read (URLs need a connection: --online)."""
+        """For a local path or glob, check that there is something to read (URLs need a connection: --online),
+        and for ``csv`` that each file's header is one: text, each name once, quoted properly."""
         if is_local(self.path):
+            problems: list[Problem] = []
             for path in resolve(self.path, self.transport_params):
                 if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
                     continue  # a pipe or a device: opening it could wait for a writer
-                self._open(path).close()  # refused as open refuses it: missing, a directory, no permission
+                with self._open(path) as handle:  # refused as open refuses it: missing, a directory, no permission
+                    if self.format == "csv":
+                        try:
+                            csv_header(handle, path, self.encoding, self.delimiter)
+                        except MalformedCsvError as exc:
+                            problems.append(Problem(message=str(exc), path="path"))
+            if problems:
+                raise ConfigError(problems)
 
     def open(self) -> None:
         """Resolve the glob and open the first file. Raises ConfigError when there is nothing to read."""

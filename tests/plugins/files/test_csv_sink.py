@@ -169,6 +169,56 @@ def test_append_to_gzip_and_reopen_the_same_sink(tmp_path):
     assert rows(tmp_path / "plain.csv") == [["a"], ["2"]]
 
 
+def test_append_under_another_header_is_a_config_error_at_check_and_open(tmp_path):
+    path = tmp_path / "ap.csv.gz"
+    path.write_bytes(gzip.compress(b"x;y\r\n7;8\r\n"))
+    sink = CsvSink(path=str(path), columns=["x", "z"], append=True, delimiter=";")
+    message = r"cannot append to '.*ap\.csv\.gz': its header is x, y, but the sink's columns are x, z;"
+    for step in (sink.check, sink.open):
+        with pytest.raises(ConfigError, match=message) as info:
+            step()
+        assert info.value.problems[0].path == "path"
+    sink.close()
+    assert gzip.decompress(path.read_bytes()) == b"x;y\r\n7;8\r\n"  # untouched
+    write_all(CsvSink(path=str(path), columns=["x", "y"], append=True, delimiter=";"), [rec({"x": 1, "y": 2})])
+    assert gzip.decompress(path.read_bytes()) == b"x;y\r\n7;8\r\n1;2\r\n"
+    # Without a header in the sink (the file's first row is data), or with an empty file, nothing is compared.
+    write_all(CsvSink(path=str(path), columns=["x"], append=True, header=False, delimiter=";"), [rec({"x": 3})])
+    empty = tmp_path / "empty.csv"
+    empty.touch()
+    write_all(CsvSink(path=str(empty), columns=["a"], append=True), [rec({"a": 1})])
+    assert rows(empty) == [["a"], ["1"]]
+
+
+def test_append_with_split_by_compares_each_existing_file(tmp_path):
+    (tmp_path / "rating.csv").write_bytes(b"kind,n\r\nrating,1\r\n")
+    (tmp_path / "request.csv").write_bytes(b"kind,m\r\nrequest,1\r\n")
+    sink = CsvSink(path=str(tmp_path / "{}.csv"), split_by="kind", columns=["kind", "n"], append=True)
+    with pytest.raises(ConfigError, match=r"request\.csv': its header is kind, m, but the sink's columns are kind, n"):
+        sink.check()
+    sink.open()
+    sink.write([Record.of({"kind": "rating", "n": 2})])
+    with pytest.raises(RunError, match=r"request\.csv': its header is kind, m"):
+        sink.write([Record.of({"kind": "request", "n": 2})])
+    sink.close()
+    assert rows(tmp_path / "rating.csv") == [["kind", "n"], ["rating", "1"], ["rating", "2"]]
+    assert rows(tmp_path / "request.csv") == [["kind", "m"], ["request", "1"]]
+
+
+def test_append_without_columns_compares_the_first_records_keys_at_the_first_write(tmp_path):
+    path = tmp_path / "ap.csv"
+    path.write_bytes(b"b,a\r\n")
+    sink = CsvSink(path=str(path), append=True)
+    sink.check()  # the columns are not known yet
+    write_all(sink, [rec({"a": 1, "b": 2})])
+    assert rows(path) == [["b", "a"], ["2", "1"]]
+    sink.open()
+    with pytest.raises(RunError, match=r"its header is b, a, but the sink's columns are a\b"):
+        sink.write([rec({"a": 1})])
+    sink.close()
+    assert rows(path) == [["b", "a"], ["2", "1"]]
+
+
 def test_rows_are_on_disk_when_write_returns(tmp_path):
     path = tmp_path / "out.csv"
     sink = CsvSink(path=str(path))

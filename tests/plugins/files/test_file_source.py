@@ -6,13 +6,14 @@ import gzip
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmnh_pipes import ConfigError, EndOfInput, Meta, Record, Rejection, validate_all
+from lmnh_pipes import ConfigError, EndOfInput, Meta, Record, Rejection, RunError, validate_all
 from lmnh_pipes_files import FileSource
 from lmnh_pipes_files._readers import iter_line_chunks
 from lmnh_pipes_rules import Cast, JsonValidator
@@ -320,7 +321,8 @@ def test_csv_bytes_that_are_not_text_in_a_field_beyond_the_header(write_file):
 
 def test_csv_header_that_is_not_text_stops_the_read(write_file):
     source = FileSource(path=str(write_file("in.csv", b"s\xffite,val\n1,2\n")), format="csv")
-    with pytest.raises(ValueError, match=r"line 1: the CSV header is not utf-8 text: 's\\udcffite'"):
+    # The byte as \xNN, not the lone surrogate ('s\udcffite') that decoding left in its place.
+    with pytest.raises(RunError, match=r"in\.csv: line 1: the CSV header is not utf-8 text: column 1 is 's\\xffite'$"):
         read_all(source)
 
 
@@ -339,8 +341,57 @@ def test_csv_encoding_delimiter_and_byte_order_mark(write_file):
 
 def test_csv_repeated_header_name_fails_the_read(write_file):
     source = FileSource(path=str(write_file("in.csv", b"a,b,a\n1,2,3\n")), format="csv")
-    with pytest.raises(ValueError, match="repeats the column 'a'"):
+    with pytest.raises(RunError, match=r"in\.csv: line 1: the CSV header repeats the column 'a'$"):
         read_all(source)
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "reason"),
+    [
+        (b'a,b\n1,"x\n2,y\n3,z\n', 2, "unterminated quoted field"),
+        (b'a,b\n1,2\n\n2,"ab"c\n3,4\n', 4, "text after the closing quote of a quoted field"),
+        (b'a,b\n1,"x\ny"\n2,"ab" \n', 4, "text after the closing quote of a quoted field"),
+    ],
+)
+def test_csv_quoting_error_stops_the_read_at_the_line_where_its_row_starts(write_file, data, line, reason):
+    source = FileSource(path=str(write_file("q.csv", data)), format="csv")
+    source.open()
+    try:
+        with pytest.raises(RunError, match=rf"q\.csv: line {line}: {reason}"):
+            source.read(1000, 0.1)
+    finally:
+        source.close()
+
+
+def test_csv_quoted_fields_may_hold_delimiters_quotes_and_line_breaks(write_file):
+    data = b'a,b\n1,"x,\r\ny"\n2,"say ""hi"""\n3,a"b\n'
+    records = read_all(FileSource(path=str(write_file("in.csv", data)), format="csv"))
+    assert [r.value for r in records] == [
+        {"a": "1", "b": "x,\r\ny"},
+        {"a": "2", "b": 'say "hi"'},
+        {"a": "3", "b": 'a"b'},  # a quote inside an unquoted field is data
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"a,b,a\n1\n", "line 1: the CSV header repeats the column 'a'"),
+        (b"\n\xffa\n1\n", r"line 2: the CSV header is not utf-8 text: column 1 is '\\xffa'"),
+        (b'"a\n1\n', "line 1: unterminated quoted field"),
+    ],
+)
+def test_check_reads_each_local_csv_header(write_file, tmp_path, data, message):
+    write_file("d/1.csv", b"a,b\n1,2\n")
+    write_file("d/2.csv.gz", data)
+    source = FileSource(path=str(tmp_path / "d" / "*"), format="csv")
+    with pytest.raises(ConfigError) as info:
+        source.check()
+    [problem] = info.value.problems
+    assert problem.path == "path"
+    assert re.search(re.escape(str(tmp_path / "d" / "2.csv.gz")) + ": " + message, problem.message), problem.message
+    FileSource(path=str(tmp_path / "d" / "1.csv"), format="csv").check()
+    FileSource(path=str(tmp_path / "d" / "2.csv.gz"), format="lines").check()  # only csv has a header
 
 
 # --- json -------------------------------------------------------------------------------------------------------
