@@ -14,7 +14,9 @@ capability             kind        the core then
 :class:`Sized`         source      the progress line shows a percentage and the time left
 :class:`FractionDone`  source      the same, from how much of its input the source has read
 :class:`Tappable`      source      ``lmnh-pipes tap`` reads from ``for_tap()``'s copy
+:class:`Decoding`      source      ``lmnh-pipes test`` gives a case's raw inputs to ``decode(record)``
 :class:`Routing`       sink        ``lmnh-pipes test`` compares ``destination(record)`` with a case's
+:class:`Refusing`      sink        ``lmnh-pipes test`` rejects what ``refusals(records)`` names
 =====================  ==========  =================================================================
 
 The lifecycle methods that a component may leave out (``open``, ``close``, a source's ``ack``, a validator's
@@ -31,10 +33,12 @@ from .interfaces import Source
 from .records import Record
 
 __all__ = [
+    "Decoding",
     "FractionDone",
     "OfflineCheck",
     "OnlineCheck",
     "Readiness",
+    "Refusing",
     "Routing",
     "Sized",
     "Tappable",
@@ -109,6 +113,21 @@ class Tappable(Protocol):
 
 
 @runtime_checkable
+class Decoding(Protocol):
+    """A source that decodes each record's raw bytes itself before the validators see it (a file of JSON lines),
+    rejecting what does not decode. ``lmnh-pipes test`` calls it on a built, unopened source for every input a
+    case gives as raw bytes, so that the validators see the record a run would give them."""
+
+    def decode(self, record: Record) -> Record:
+        """``record`` (raw bytes and coordinates, no value) as the source would deliver it: with its value, or
+        rejected by the source with the reason. Connects to nothing and reads nothing else.
+
+        Raise :class:`ValueError`, with the reason, when the source cannot decode a record on its own (a CSV row
+        needs its file's header): the test file must then give the input as a decoded value."""
+        return record
+
+
+@runtime_checkable
 class Routing(Protocol):
     """A sink that can say, without connecting or opening anything, where a record would be written (a table
     chosen by a field, a file named by one). ``lmnh-pipes test`` calls it on a built, unopened sink for every
@@ -120,6 +139,19 @@ class Routing(Protocol):
         Raise :class:`ValueError`, with the reason, for a record that the sink would refuse for its content
         without writing it (a route with no table): a test then sees it rejected, as a run would."""
         raise NotImplementedError
+
+
+@runtime_checkable
+class Refusing(Protocol):
+    """A sink that can say, without connecting, opening or writing anything, which records its ``write`` would
+    refuse for their content (raising :class:`~lmnh_pipes.errors.RecordRejectedError`). ``lmnh-pipes test``
+    calls it on a built, unopened sink with a case's accepted records, as one batch, and rejects those it names
+    as a run's writer does: by the sink's type, rule ``write``."""
+
+    def refusals(self, records: Sequence[Record]) -> list[tuple[Record, str]]:
+        """The records of ``records`` that writing them as a run's first batch would refuse, each with the reason
+        the refusal would give; an empty list when all would be written. Writes, logs and changes nothing."""
+        return []
 
 
 @runtime_checkable

@@ -2,9 +2,11 @@
 
 For each test file (see :mod:`lmnh_pipes.testfiles`) the pipeline file is built as ``lmnh-pipes run`` builds it,
 and nothing of it is opened but the validators (a catalogue is read): no broker, database or output file is
-touched, and their servers need not exist. Each case opens the validators afresh (so that none remembers an
-earlier case), passes its input through them in order, asks a :class:`~lmnh_pipes.capabilities.Routing` sink
-where each accepted record would go, and compares what came out with what the case expects.
+touched, and their servers need not exist. Each case has a :class:`~lmnh_pipes.capabilities.Decoding` source
+decode the inputs it gives as raw bytes, opens the validators afresh (so that none remembers an earlier case),
+passes its input through them in order, asks a :class:`~lmnh_pipes.capabilities.Routing` sink where each accepted
+record would go and a :class:`~lmnh_pipes.capabilities.Refusing` one which it would refuse, and compares what came
+out with what the case expects.
 
 The pipeline file sees the variables that ``lmnh-pipes run`` would (a ``.env`` file, then the environment), and
 over them the test file's ``env``. A variable still unset that only the ``source``, ``sink``, ``rejects`` or an
@@ -23,7 +25,7 @@ from typing import Any, Final
 
 import attrs
 
-from .capabilities import Routing, closer, opener
+from .capabilities import Decoding, Refusing, Routing, closer, opener
 from .config import build, load_environment
 from .errors import ConfigError, Problem
 from .pipeline import Pipeline
@@ -81,7 +83,9 @@ class Outcome:
         if r.reject is not None:
             return f"input {self.input}{where}: rejected by {r.reject.validator} ({r.reject.rule}): {r.reject.reason}"
         to = f", goes to {self.destination}" if self.destination is not None else ""
-        return f"input {self.input}{where}: accepted{to}: {_short_json(r.value)}"
+        # A null value says nothing of what was read: show the bytes (nothing decoded them).
+        raw = f" (raw: {_show(r.raw.decode('utf-8', 'backslashreplace'))})" if r.value is None else ""
+        return f"input {self.input}{where}: accepted{to}: {_short_json(r.value)}{raw}"
 
     def to_dict(self) -> dict[str, Any]:
         r = self.record
@@ -89,6 +93,8 @@ class Outcome:
         if r.reject is None:
             out["destination"] = self.destination
             out["value"] = json.loads(json.dumps(r.value, default=json_default))
+            if r.value is None:
+                out["raw"] = r.raw.decode("utf-8", "backslashreplace")
         else:
             out["reject"] = {"validator": r.reject.validator, "rule": r.reject.rule, "reason": r.reject.reason}
             out["raw"] = r.raw.decode("utf-8", "backslashreplace")
@@ -243,6 +249,13 @@ def prepare(path: str | Path, registry: Registry, *, environ: Mapping[str, str] 
         ]
         if problems:
             raise ConfigError(problems)
+    problems = [
+        suite.problem(("cases", i, "input", j), f"the source cannot decode this input alone: {reason}")
+        for i, case in enumerate(suite.cases)
+        for j, reason in _decoded(pipeline.source, case)[1]
+    ]
+    if problems:
+        raise ConfigError(problems)
     sink = doc.data.get("sink")
     return Prepared(suite=suite, pipeline=pipeline, sink_type=str(sink.get("type")) if isinstance(sink, dict) else "")
 
@@ -303,17 +316,30 @@ def run_case(prepared: Prepared, case: Case) -> CaseResult:
             except Exception as exc:
                 raise pipeline.locate(validator, ConfigError(f"cannot be opened: {exc}")) from None
             stack.callback(closer(validator))
-        records = validate_all(pipeline.validators, case.inputs)
-    outcomes = []
+        inputs, failed = _decoded(pipeline.source, case)
+        if failed:  # prepare() reports these with their key paths
+            raise ConfigError(
+                [Problem(message=reason, file=suite.file, line=case.input_lines[j]) for j, reason in failed]
+            )
+        records = validate_all(pipeline.validators, inputs)
     sink = pipeline.sink
+    destinations: list[str | None] = [None] * len(records)
     for i, record in enumerate(records):
-        destination = None
         if record.reject is None and isinstance(sink, Routing):
             try:
-                destination = sink.destination(record)
+                destinations[i] = sink.destination(record)
             except ValueError as exc:
-                record = record.rejected_by(prepared.sink_type, str(exc), "write")
-        outcomes.append(Outcome(input=i, line=case.input_lines[i], record=record, destination=destination))
+                records[i] = record.rejected_by(prepared.sink_type, str(exc), "write")
+    if isinstance(sink, Refusing):
+        # As the writer turns a RecordRejectedError into rejects: the case's accepted records as one batch.
+        reasons = {id(r): reason for r, reason in sink.refusals([r for r in records if r.reject is None])}
+        for i, record in enumerate(records):
+            if id(record) in reasons:
+                records[i], destinations[i] = record.rejected_by(prepared.sink_type, reasons[id(record)], "write"), None
+    outcomes = [
+        Outcome(input=i, line=case.input_lines[i], record=record, destination=destinations[i])
+        for i, record in enumerate(records)
+    ]
     accepted = [o for o in outcomes if o.record.reject is None]
     rejected = [o for o in outcomes if o.record.reject is not None]
     differences = [
@@ -323,6 +349,24 @@ def run_case(prepared: Prepared, case: Case) -> CaseResult:
     return CaseResult(
         file=suite.file, case=case.name, line=case.line, differences=tuple(differences), outcomes=tuple(outcomes)
     )
+
+
+def _decoded(source: object, case: Case) -> tuple[list[Record], list[tuple[int, str]]]:
+    """``case``'s inputs as the source would deliver them: those given as raw bytes through a
+    :class:`Decoding` source's ``decode`` (a decoded value is left as given). Also each input it cannot decode
+    alone, by its index, with the reason."""
+    if not isinstance(source, Decoding):
+        return list(case.inputs), []
+    records, failed = [], []
+    for j, record in enumerate(case.inputs):
+        if record.value is not None:
+            records.append(record)
+            continue
+        try:
+            records.append(source.decode(record))
+        except ValueError as exc:
+            failed.append((j, str(exc)))
+    return records, failed
 
 
 def _compare(expectation: Expectation | None, got: list[Outcome], which: str) -> list[Difference]:

@@ -374,9 +374,17 @@ class CsvSink:
         return coverage
 
     def _screen(self, groups: Sequence[tuple[_Coverage, Sequence[Record]]]) -> None:
-        """Refuse (all at once, before anything is written) what would be written as an empty row, or lose keys
-        under ``extra_keys: reject``; warn once per key set of lost keys under ``warn``."""
-        refused: list[tuple[Any, str]] = []
+        """Refuse (all at once, before anything is written) what :meth:`_refusals` names; warn once per key set of
+        lost keys under ``extra_keys: warn``."""
+        refused = self._refusals(groups, warn=True)
+        if refused:
+            raise RecordRejectedError("csv", refused)
+
+    def _refusals(
+        self, groups: Sequence[tuple[_Coverage, Sequence[Record]]], *, warn: bool
+    ) -> list[tuple[Record, str]]:
+        """What would be written as an empty row, or lose keys under ``extra_keys: reject``, with the reason."""
+        refused: list[tuple[Record, str]] = []
         mode = self.extra_keys
         for coverage, records in groups:
             keys, whole = coverage.keys, coverage.whole or mode == "ignore"
@@ -393,10 +401,19 @@ class CsvSink:
                 extra = [k for k in value if k not in keys]
                 if mode == "reject":
                     refused.append((record, f"no column in the csv sink for {_keys(extra)} ({_shown(coverage)})"))
-                else:
+                elif warn:
                     self._warn(extra, coverage, record)
-        if refused:
-            raise RecordRejectedError("csv", refused)
+        return refused
+
+    def refusals(self, records: Sequence[Record]) -> list[tuple[Record, str]]:
+        """The records that ``write`` would refuse if ``records`` were the run's first batch, with the reasons
+        (:class:`~lmnh_pipes.capabilities.Refusing`). Opens, writes and warns of nothing."""
+        if not records:
+            return []
+        split_by = self.split_by
+        groups: list[Sequence[Record]] = [records] if split_by is None else [*_split(split_by, records).values()]
+        screens = [(self._covering(self.columns or _default_columns(g[0])), g) for g in groups]
+        return self._refusals(screens, warn=False)
 
     def _warn(self, extra: list[str], coverage: _Coverage, record: Record) -> None:
         """Say once per run which keys are left out; after ``_MAX_WARNINGS`` key sets (keys that are data, such
@@ -453,9 +470,7 @@ class CsvSink:
                 file.close()
 
     def _write_split(self, split_by: str, records: Sequence[Record]) -> None:
-        groups: dict[str, list[Record]] = {}
-        for record in records:
-            groups.setdefault(_file_part(record.get(split_by, None)), []).append(record)
+        groups = _split(split_by, records)
         screens = []
         for value, group in groups.items():
             part = self._parts.get(value)
@@ -513,6 +528,14 @@ def _shown(coverage: _Coverage) -> str:
 def _file_part(value: Any) -> str:
     text = "none" if value is None or value is MISSING else cell(value)
     return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in text).strip(".") or "_"
+
+
+def _split(split_by: str, records: Sequence[Record]) -> dict[str, list[Record]]:
+    """``records`` by the part of a file name that their ``split_by`` value gives, in order."""
+    groups: dict[str, list[Record]] = {}
+    for record in records:
+        groups.setdefault(_file_part(record.get(split_by, None)), []).append(record)
+    return groups
 
 
 def _default_columns(record: Record) -> list[str]:

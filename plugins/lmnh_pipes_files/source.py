@@ -12,7 +12,7 @@ import attrs
 from lmnh_pipes import ConfigError, EndOfInput, Problem, Record, option_doc
 
 from ._paths import check_encoding, compression_mode, is_local, not_found_reason, open_binary, path_error, resolve
-from ._readers import READERS, MalformedCsvError, csv_header
+from ._readers import READERS, MalformedCsvError, _decoded, csv_header
 
 __all__ = ["FORMATS", "FileSource", "Format"]
 
@@ -125,6 +125,16 @@ class FileSource:
             return self._fraction
         self._fraction = min(1.0, (sum(sizes[: self._index]) + position) / sum(sizes))
         return self._fraction
+
+    def decode(self, record: Record) -> Record:
+        """``record``'s raw bytes as this source would deliver them (:class:`~lmnh_pipes.capabilities.Decoding`):
+        decoded as one strict JSON object for ``jsonl`` and ``json``, or rejected by ``file`` with the reason;
+        unchanged for ``lines``. Raises ValueError for ``csv``: a row is decoded by its file's header."""
+        if self.format == "csv":
+            raise ValueError("a csv row is decoded by its file's header: give it as a value, {value: {column: text}}")
+        if self.format == "lines":
+            return record
+        return _decoded(record.raw, record.meta)
 
     def check_online(self) -> None:
         """Check that the path exists and can be opened (``lmnh-pipes check --online``)."""

@@ -153,6 +153,25 @@ def test_json_carries_a_bad_files_errors(workdir: Path) -> None:
     assert error["text"].startswith("bad.test.yaml:1: pipeline: cannot read the pipeline file 'nowhere.yaml'")
 
 
+def test_text_for_a_csv_file_source_exits_2_with_its_line(workdir: Path) -> None:
+    (workdir / "rows.yaml").write_text(
+        "source: {type: file, path: nowhere/in.csv, format: csv}\nvalidators: []\n"
+        "sink: {type: csv, path: nowhere/out.csv}\n",
+        encoding="utf-8",
+    )
+    (workdir / "rows.test.yaml").write_text(
+        "pipeline: rows.yaml\ncases:\n  - name: a row as text\n    input: ['site,val']\n    accepted: 1\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["test", "rows.test.yaml"])
+    assert result.exit_code == 2, result.output
+    assert (
+        "error: rows.test.yaml:4: cases[0].input[0]: the source cannot decode this input alone: a csv row is "
+        "decoded by its file's header: give it as a value, {value: {column: text}}\n"
+    ) in result.output
+    assert result.output.splitlines()[-1] == "0 passed, 0 failed, 1 test file with errors (1 test file)"
+
+
 def test_the_working_directory_is_the_default_and_no_test_file_is_an_error(workdir: Path) -> None:
     result = CliRunner().invoke(main, ["test"])
     assert result.exit_code == 0, result.output
