@@ -284,11 +284,11 @@ def test_records_the_sink_refuses_become_rejects_and_the_rest_is_written():
 
 @attrs.define
 class SlowToOpen(ListSink):
-    refusals: int = 2
+    failures_left: int = 2
 
     def open(self) -> None:
-        if self.refusals:
-            self.refusals -= 1
+        if self.failures_left:
+            self.failures_left -= 1
             raise TransientError("database starting up")
         super().open()
 

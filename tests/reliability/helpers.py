@@ -211,6 +211,13 @@ class SteadyProducer(threading.Thread):
         self.bootstrap, self.topic, self.values, self.rate = bootstrap, topic, values, rate
         self.sent = 0
         self.undelivered = -1
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Stop producing, and wait briefly for the thread: for a test's ``finally``, so that a failed test leaves
+        no producer retrying a cut connection (and logging it) under the tests after it."""
+        self._stopped.set()
+        self.join(15)
 
     @property
     def producing(self) -> bool:
@@ -228,6 +235,8 @@ class SteadyProducer(threading.Thread):
         )
         started = time.monotonic()
         for i, value in enumerate(self.values):
+            if self._stopped.is_set():
+                break
             while True:
                 try:
                     producer.produce(self.topic, value=value, partition=i % PARTITIONS)
@@ -238,4 +247,4 @@ class SteadyProducer(threading.Thread):
             ahead = started + self.sent / self.rate - time.monotonic()
             if ahead > 0:
                 producer.poll(ahead)
-        self.undelivered = producer.flush(120)
+        self.undelivered = producer.flush(1 if self._stopped.is_set() else 120)

@@ -73,6 +73,7 @@ def test_connections_killed_five_times_mid_run_lose_nothing_and_write_nothing_tw
         report, err = stop_when_written(proc, pg_dsn, len(truth))
     finally:
         stop(proc)
+        producer.stop()
     assert "retry" in err, "no write was retried: the kills missed the run"
     assert report["read"] >= len(truth)  # with the replays of batches whose commit was cut
     assert_exactly_once(pg_dsn, truth_of(truth, expected))
@@ -106,6 +107,7 @@ def test_a_5_s_database_outage_mid_run_is_retried_and_loses_nothing(
         report, err = stop_when_written(proc, pg_dsn, len(truth))
     finally:
         stop(proc)
+        producer.stop()
     assert "retry" in err, "no write was retried: the outage missed the run"
     assert report["read"] >= len(truth)
     assert_exactly_once(pg_dsn, truth_of(truth, expected))

@@ -75,6 +75,7 @@ def test_sigterm_with_postgres_commits_exactly_what_was_written(tansu, topic_nam
         stop_when_written(proc, pg_dsn, len(truth))
     finally:
         stop(proc)
+        producer.stop()
     assert_exactly_once(pg_dsn, truth_of(truth, expected))
 
 
@@ -125,6 +126,7 @@ def test_sigterm_with_a_csv_sink_commits_exactly_what_was_written(tansu, topic_n
         finish(proc, timeout=SHUTDOWN_SECONDS)
     finally:
         stop(proc)
+        producer.stop()
     seen = read_outputs(first) + read_outputs(second)
     assert max(seen.values()) == 1, "a message was written twice"
     got = {(p, o): what for p, o, what in seen}
