@@ -5,12 +5,9 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
-import signal
 import sys
-import threading
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -28,6 +25,7 @@ from .plugins import get_registry
 from .progress import Progress
 from .records import json_default
 from .schema import pipeline_schema, render
+from .stopping import signals_ignored
 from .tap import record_json, tap
 
 __all__ = ["main"]
@@ -194,22 +192,8 @@ def run(
     except KeyboardInterrupt:
         click.echo(f"error: {_interrupted(pipeline)}", err=True)
         sys.exit(EXIT_RUN_FAILED)
-    with _signals_ignored():  # the run has ended as asked: a late second Ctrl-C must not turn that into a kill
+    with signals_ignored():  # the run has ended as asked: a late second Ctrl-C must not turn that into a kill
         click.echo(json.dumps(report.to_dict()) if as_json else str(report))
-
-
-@contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """SIGINT and SIGTERM ignored while the block lasts (in the main thread; elsewhere nothing changes)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _interrupted(pipeline: Pipeline) -> str:

@@ -16,7 +16,7 @@ import attrs
 from .errors import TransientError
 from .retry import RetryPolicy
 
-__all__ = ["StoppableRetry", "stop_on_signals"]
+__all__ = ["StoppableRetry", "signals_ignored", "stop_on_signals"]
 
 log = logging.getLogger("lmnh_pipes.runner")
 T = TypeVar("T")
@@ -65,10 +65,6 @@ class StoppableRetry:
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """On the first SIGINT/SIGTERM, set ``stop`` (the loop drains and stops); a second one interrupts at once.
     Outside the main thread, where Python cannot take signals, it does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handler(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
@@ -82,8 +78,24 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             name,
         )
 
-    for sig in previous:
-        signal.signal(sig, handler)
+    with _handling(handler):
+        yield
+
+
+@contextmanager
+def signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored while the block lasts (in the main thread; elsewhere nothing changes)."""
+    with _handling(signal.SIG_IGN):
+        yield
+
+
+@contextmanager
+def _handling(handler: Callable[[int, FrameType | None], None] | signal.Handlers) -> Iterator[None]:
+    """``handler`` for SIGINT and SIGTERM while the block lasts, then the previous ones again."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:

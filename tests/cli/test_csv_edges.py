@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from lmnh_pipes.cli import main
+from tests.cli.test_input_edges import invoke
 
 
 @pytest.fixture
@@ -17,11 +16,6 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LMNH_PIPES_PLUGINS", "files")
     return tmp_path
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.output
 
 
 def failure(output: str) -> str:

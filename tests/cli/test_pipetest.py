@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from lmnh_pipes.cli import main
@@ -19,16 +17,6 @@ from lmnh_pipes.testfiles import read_suite
 ROOT = Path(__file__).resolve().parents[2]
 LMNH_PIPES = str(Path(sys.executable).parent / "lmnh-pipes")
 KIOSK = Path("examples/lmnh/kiosk.test.yaml")
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of examples/ as the working directory (pipelines name paths relative to it)."""
-    shutil.copytree(
-        ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("build", "*.egg-info", "out")
-    )
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

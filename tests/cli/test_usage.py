@@ -124,10 +124,10 @@ def test_the_summary_is_printed_with_signals_ignored():
     # A late second Ctrl-C, after the run ended as asked, must not kill the process mid-summary (exit by signal).
     import signal
 
-    from lmnh_pipes.cli import _signals_ignored
+    from lmnh_pipes.stopping import signals_ignored
 
     before = signal.getsignal(signal.SIGINT)
-    with _signals_ignored():
+    with signals_ignored():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
     assert signal.getsignal(signal.SIGINT) is before

@@ -11,26 +11,13 @@ from click.testing import CliRunner
 
 import lmnh_pipes
 from lmnh_pipes.cli import main
+from tests.examples.test_lmnh_examples import MUSEUM_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ("examples/lmnh/pipeline.yaml", "examples/lmnh/catalogue.yaml")
 _VAR = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(:-[^}]*)?\}")
-#: The museum's .env, with made-up values.
-VALUES = {
-    "BOOTSTRAP_SERVERS": "b-1.museum.kafka.eu-west-2.amazonaws.com:9096",
-    "SECURITY_PROTOCOL": "SASL_SSL",
-    "SASL_MECHANISM": "SCRAM-SHA-512",
-    "USERNAME": "museum",
-    "PASSWORD": "s3cret-pw",
-    "TOPIC": "lmnh",
-    "G_ID": "kiosk-loader",
-    "DB_HOST": "museum.abc.eu-west-2.rds.amazonaws.com",
-    "DB_PORT": "5433",
-    "DB_NAME": "museum",
-    "DB_USERNAME": "loader",
-    "DB_PASSWORD": "db-s3cret",
-    "CATALOGUE": "examples/lmnh/exhibitions",
-}
+#: The museum's .env, with made-up values: what the other example tests use, and the names with defaults.
+VALUES = {**MUSEUM_ENV, "DB_PORT": "5433", "CATALOGUE": "examples/lmnh/exhibitions"}
 
 
 def defaults(path: str) -> dict[str, str | None]:
