@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Protocol
 
-from . import capabilities, delivery
+from . import capabilities, delivery, replaying
 from .registry import Kind
 
 __all__ = ["CAPABILITIES", "REQUIRED", "conformance_problems", "members"]
@@ -46,6 +46,11 @@ CAPABILITIES: dict[Kind, tuple[type[Any], ...]] = {
         delivery.OverwritingSink,
         delivery.NamedTransaction,
         delivery.KeepableOutput,
+        replaying.RejectStore,
+        replaying.ReplayTransaction,
+        replaying.JournalingStore,
+        replaying.RewindableSink,
+        replaying.OutputKeeper,
     ),
 }
 

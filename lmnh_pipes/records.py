@@ -67,11 +67,14 @@ class Meta:
 
 @attrs.frozen(kw_only=True, slots=True)
 class Rejection:
-    """Why a record was refused: the validator's name, the rule that failed, and a readable reason."""
+    """Why a record was refused: the validator's name, the rule that failed, and a readable reason.
+
+    ``replays`` counts the replays (``lmnh-pipes replay``) that found the record still refused."""
 
     validator: str
     reason: str
     rule: str = ""
+    replays: int = 0
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -103,6 +106,7 @@ class Record:
         _set_validator(rejection, validator)
         _set_reason(rejection, reason)
         _set_rule(rejection, rule or validator)
+        _set_replays(rejection, 0)
         record = make_record(self.value, self.raw, self.meta)
         _set_reject(record, rejection)
         return record
@@ -141,6 +145,7 @@ _set_reject = Record.__dict__["reject"].__set__
 _set_validator = Rejection.__dict__["validator"].__set__
 _set_reason = Rejection.__dict__["reason"].__set__
 _set_rule = Rejection.__dict__["rule"].__set__
+_set_replays = Rejection.__dict__["replays"].__set__
 
 
 def make_record(value: Any, raw: bytes, meta: Meta) -> Record:

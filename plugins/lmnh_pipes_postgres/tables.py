@@ -21,12 +21,14 @@ _DEFAULT_PATHS = {
     "validator": "reject.validator",
     "rule": "reject.rule",
     "reason": "reject.reason",
+    "replays": "reject.replays",
     "raw": "raw",
     "source": "meta.source",
     "topic": "meta.topic",
     "partition": "meta.partition",
     "offset": "meta.offset",
     "key": "meta.key",
+    "timestamp": "meta.timestamp",
 }
 
 

@@ -85,9 +85,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "retry",
         "batching",
     ),
-    "contracts": ("interfaces", "capabilities", "delivery", "registry", "hookspecs"),
+    "contracts": ("interfaces", "capabilities", "delivery", "replaying", "registry", "hookspecs"),
     "deciding and reporting": ("conformance", "plan", "report", "metrics", "http"),
-    "running": ("validation", "stopping", "writer", "runner"),
+    "running": ("validation", "stopping", "writer", "runner", "replay"),
     "assembling": ("pipeline", "plugins", "yamlfile", "config", "schema", "testing", "testfiles"),
     "commands": ("cli", "tap", "progress", "describe", "pipetest", "pytest_plugin", "__init__", "__main__"),
 }
