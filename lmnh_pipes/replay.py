@@ -151,7 +151,7 @@ class ReplayReport:
 
     def lines(self) -> list[str]:
         """The report as a person reads it."""
-        accepted = "would be accepted" if self.dry_run else "accepted"
+        accepted = "would accept" if self.dry_run else "accepted"
         out = [
             f"replay of {self.pipeline}{' (dry run: nothing written)' if self.dry_run else ''}",
             f"  rejects read     {self.read:,}",
