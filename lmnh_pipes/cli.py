@@ -348,6 +348,8 @@ def replay_command(
     """Run the stored rejects through the current validators; write those now accepted to the sink, once."""
     pipeline = _load(pipeline_file, env_file, traceback)
     _name_logs(pipeline)
+    if pipeline.rejects is None:
+        _fail(ConfigError(f"{pipeline_file}: the pipeline has no rejects sink: nothing to replay"), EXIT_CONFIG, False)
     try:
         report = pipeline.replay(
             rule=rules, validator=validators, limit=limit, max_replays=max_replays, dry_run=dry_run

@@ -21,7 +21,7 @@ import attrs
 
 from .capabilities import Decoding, closer, opener
 from .delivery import OverwritingSink, PositionStore, ReplayableSource
-from .errors import ConfigError, RecordRejectedError, RunError
+from .errors import ConfigError, LmnhPipesError, RecordRejectedError, RunError
 from .interfaces import Sink, Source, Validator
 from .records import Record, make_record
 from .replaying import (
@@ -191,10 +191,11 @@ def replay(
     """
     plan = plan_replay(store, sink)
     assert isinstance(store, RejectStore)
-    if not dry_run and isinstance(sink, OverwritingSink):
+    if isinstance(sink, OverwritingSink):
         if not isinstance(sink, OutputKeeper):
             raise ConfigError(f"the sink ({type(sink).__name__}) replaces its output when it opens: replay cannot add")
-        sink.keep_output()
+        if not dry_run:
+            sink.keep_output()
     policy = retry or RetryPolicy()
     report = ReplayReport(pipeline=pipeline, dry_run=dry_run, delivery=str(plan))
     deliver = _Delivery(plan=plan, pipeline=pipeline, sink=sink, store=store, retry=policy)
@@ -203,8 +204,8 @@ def replay(
         for validator in validators:
             opener(validator)()
             stack.callback(closer(validator))
+        deliver.prepare(dry_run)
         if not dry_run:
-            deliver.prepare()
             opener(sink)()
             stack.callback(closer(sink))
         for batch in _batches(_chosen(store.stored_rejects(), selection, report), batch_size):
@@ -230,13 +231,16 @@ class _Item:
 
 def _chosen(stored: Iterable[StoredReject], selection: Selection, report: ReplayReport) -> Iterator[_Item]:
     """Every stored reject read, marked chosen or not, until ``selection.limit`` were chosen."""
+    if selection.limit is not None and selection.limit <= 0:
+        return
     for item in stored:
-        if selection.limit is not None and report.chosen >= selection.limit:
-            return
         report.read += 1
         chosen = not item.duplicate and selection.chooses(item)
         report.chosen += chosen
         yield _Item(item, chosen)
+        # Stop before taking another: a store with no end (a topic) would wait for one.
+        if selection.limit is not None and report.chosen >= selection.limit:
+            return
 
 
 def _batches(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
@@ -271,7 +275,12 @@ def _decide(
 def _fresh(record: Record, source: Source) -> Record:
     """The reject as its source first gave it: its raw bytes and coordinates, decoded as the source decodes."""
     new = make_record(None, record.raw, record.meta)
-    return source.decode(new) if isinstance(source, Decoding) else new
+    if not isinstance(source, Decoding):
+        return new
+    try:
+        return source.decode(new)
+    except ValueError as exc:
+        raise ConfigError(f"the source cannot decode a stored reject alone, so it cannot be replayed: {exc}") from exc
 
 
 def _counted(stored: StoredReject, record: Record) -> Record:
@@ -305,10 +314,11 @@ class _Delivery:
     store: RejectStore
     retry: RetryPolicy
 
-    def prepare(self) -> None:
-        """Before the sink opens: undo a journaled replay that crashed; give a positioned store its positions."""
+    def prepare(self, dry_run: bool) -> None:
+        """Before the sink opens: undo a journaled replay that crashed (not in a dry run, which changes nothing);
+        give a positioned store its positions, so that a dry run reads what the replay would."""
         store, sink = self.store, self.sink
-        if self.plan.mode is ReplayMode.JOURNALED:
+        if self.plan.mode is ReplayMode.JOURNALED and not dry_run:
             assert isinstance(store, JournalingStore)
             assert isinstance(sink, RewindableSink)
             mark = store.unfinished_replay()
@@ -329,6 +339,10 @@ class _Delivery:
                 return self._deliver(accepted, settlement), settlement
             except RecordRejectedError as exc:
                 accepted, settlement = _refused(exc, accepted, settlement)
+            except LmnhPipesError:
+                raise
+            except Exception as exc:  # a component's own error: the replay fails, its batch not settled
+                raise RunError(f"replaying a batch failed: {type(exc).__name__}: {exc}") from exc
 
     def _deliver(self, accepted: list[Record], settlement: Settlement) -> int:
         store, sink, mode, call = self.store, self.sink, self.plan.mode, self.retry.call
