@@ -33,6 +33,7 @@ from .replaying import (
     Settlement,
     StoredReject,
 )
+from .report import counts_as_dicts, counts_lines, summary_lines
 from .retry import RetryPolicy
 from .validation import validate_all
 
@@ -144,31 +145,24 @@ class ReplayReport:
             "written": self.written,
             "dropped": self.dropped,
             "still_rejected": self.rejected,
-            "still_rejected_by": [
-                {"validator": v, "rule": r, "count": n} for (v, r), n in sorted(self.still_rejected.items())
-            ],
+            "still_rejected_by": counts_as_dicts(self.still_rejected),
         }
 
     def lines(self) -> list[str]:
         """The report as a person reads it."""
-        accepted = "would accept" if self.dry_run else "accepted"
-        out = [
-            f"replay of {self.pipeline}{' (dry run: nothing written)' if self.dry_run else ''}",
-            f"  rejects read     {self.read:,}",
-            f"  chosen           {self.chosen:,}",
-            f"  {accepted:<17}{self.accepted:,}",
+        rows = [
+            ("rejects read", f"{self.read:,}"),
+            ("chosen", f"{self.chosen:,}"),
+            ("would accept" if self.dry_run else "accepted", f"{self.accepted:,}"),
         ]
         if not self.dry_run:
-            out.append(f"  written          {self.written:,}")
-        out.append(f"  still rejected   {self.rejected:,}")
+            rows.append(("written", f"{self.written:,}"))
+        rows.append(("still rejected", f"{self.rejected:,}"))
         if self.dropped:
-            out.append(f"  dropped copies   {self.dropped:,}")
-        out.append(f"  delivery         {self.delivery}")
-        if self.still_rejected:
-            out.append("  still rejected by validator / rule:")
-            for (validator, rule), n in self.still_rejected.most_common():
-                out.append(f"    {n:>9,}  {validator} / {rule}")
-        return out
+            rows.append(("dropped copies", f"{self.dropped:,}"))
+        rows.append(("delivery", self.delivery))
+        title = f"replay of {self.pipeline}{' (dry run: nothing written)' if self.dry_run else ''}"
+        return summary_lines(title, rows) + counts_lines("still rejected by validator / rule:", self.still_rejected)
 
 
 def replay(

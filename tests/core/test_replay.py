@@ -422,7 +422,7 @@ def test_duplicates_are_dropped_without_being_validated():
     assert handles(settlement.passed) == [3]
     assert ns(validator.seen) == [0]
     assert ns(sink.records) == [0]
-    assert "  dropped copies   2" in report.lines()
+    assert "  dropped copies  2" in report.lines()
 
 
 # -- validation --
@@ -496,15 +496,15 @@ def test_accepted_are_written_and_the_still_rejected_carry_their_new_reason_and_
     }
     assert report.lines() == [
         "replay of p",
-        "  rejects read     5",
-        "  chosen           5",
-        "  accepted         3",
-        "  written          3",
-        "  still rejected   2",
-        f"  delivery         {plan_replay(store, sink)}",
+        "  rejects read    5",
+        "  chosen          5",
+        "  accepted        3",
+        "  written         3",
+        "  still rejected  2",
+        f"  delivery        {plan_replay(store, sink)}",
         "  still rejected by validator / rule:",
-        "            1  range / max",
         "            1  code / lookup",
+        "            1  range / max",
     ]
 
 
@@ -550,7 +550,7 @@ def test_a_dry_run_writes_and_settles_nothing_and_counts_as_the_replay_that_foll
     assert dry.to_dict()["dry_run"] is True
     lines = dry.lines()
     assert lines[0] == "replay of p (dry run: nothing written)"
-    assert "  would accept     1" in lines
+    assert "  would accept    1" in lines
     assert not any(line.startswith("  written") for line in lines)
 
 
