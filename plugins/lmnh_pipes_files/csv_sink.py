@@ -5,12 +5,10 @@ from __future__ import annotations
 import csv
 import glob
 import io
-import json
 import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Final, Literal
@@ -24,12 +22,10 @@ from lmnh_pipes import (
     Record,
     RecordRejectedError,
     RunError,
-    json_default,
     kind_of,
     option_doc,
     show_names,
 )
-from lmnh_pipes.records import compile_path
 
 from ._paths import (
     check_encoding,
@@ -41,6 +37,7 @@ from ._paths import (
     path_error,
     writable_problem,
 )
+from .cells import cell, csv_reader, csv_writer, row_maker
 
 __all__ = ["EXTRA_KEYS", "META_COLUMNS", "REJECT_COLUMNS", "CsvSink", "cell"]
 
@@ -68,24 +65,6 @@ REJECT_COLUMNS: Final = (
     "reject.reason",
     "raw",
 )
-
-
-def cell(value: Any) -> str:
-    """The CSV text of one value: empty for None or MISSING, ``true``/``false``, ISO 8601 for datetimes, compact
-    JSON for mappings and lists, bytes as UTF-8 text (invalid bytes as ``\\xNN`` escapes), else ``str``."""
-    if value is None or value is MISSING:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", "backslashreplace")
-    if isinstance(value, Mapping | list | tuple):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=json_default)
-    return str(value)
 
 
 def _check_columns(_: Any, __: attrs.Attribute[Any], value: list[str] | None) -> None:
@@ -259,7 +238,7 @@ class CsvSink:
             with open_binary(path, compression_mode("infer"), None) as handle:
                 text = io.TextIOWrapper(handle, encoding=self.encoding, newline="")
                 try:
-                    return next(csv.reader(text, delimiter=self.delimiter, strict=True), None)
+                    return next(csv_reader(text, self.delimiter), None)
                 finally:
                     text.detach()
         except (OSError, ValueError, csv.Error) as exc:  # UnicodeDecodeError is a ValueError
@@ -295,7 +274,7 @@ class CsvSink:
             if reason is None:
                 raise
             raise path_error(self.path, f"cannot write {self.path!r}: {reason}") from exc
-        self._writer = csv.writer(self._text, delimiter=self.delimiter, lineterminator="\r\n")
+        self._writer = csv_writer(self._text, self.delimiter)
         self._columns = self.columns
         if self._columns is not None:
             try:
@@ -352,8 +331,7 @@ class CsvSink:
         if self._columns is None:
             self._columns = columns
             self._write_header(columns)
-        getters = [compile_path(c) for c in columns]
-        self._writer.writerows([cell(get(record)) for get in getters] for record in records)
+        self._writer.writerows(map(row_maker(columns), records))
         self._sync()
 
     def _appending(self, columns: list[str]) -> list[str]:

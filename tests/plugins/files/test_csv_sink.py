@@ -107,7 +107,7 @@ def test_default_columns_without_a_mapping_value(tmp_path):
         (datetime(2026, 1, 1, 9, 30, 15, 250000, tzinfo=UTC), "2026-01-01T09:30:15.250000+00:00"),
         (datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-5))), "2026-01-01T00:00:00-05:00"),
         (b"caf\xc3\xa9", "café"),
-        (b"\xff\x00ok", "\\xff\x00ok"),
+        (b"\xff\x00ok", "\\xff\\x00ok"),
         ({"a": [1, None, "é"]}, '{"a":[1,null,"é"]}'),
         ([1, 2], "[1,2]"),
         ("plain", "plain"),
