@@ -60,9 +60,11 @@ REJECT_COLUMNS: Final = (
     "meta.partition",
     "meta.offset",
     "meta.key",
+    "meta.timestamp",
     "reject.validator",
     "reject.rule",
     "reject.reason",
+    "reject.replays",
     "raw",
 )
 

@@ -70,7 +70,7 @@ def test_default_columns_for_rejects(tmp_path):
     write_all(CsvSink(path=str(path)), [bad])
     assert rows(path) == [
         list(REJECT_COLUMNS),
-        ["file", "in.txt", "0", "7", "", "json", "json", "not UTF-8", "\\xffnot json"],
+        ["file", "in.txt", "0", "7", "", "", "json", "json", "not UTF-8", "0", "\\xffnot json"],
     ]
     assert rows(path)[0] == [
         "meta.source",
@@ -78,9 +78,11 @@ def test_default_columns_for_rejects(tmp_path):
         "meta.partition",
         "meta.offset",
         "meta.key",
+        "meta.timestamp",
         "reject.validator",
         "reject.rule",
         "reject.reason",
+        "reject.replays",
         "raw",
     ]
 
