@@ -8,7 +8,7 @@ import io
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Final, Literal
@@ -26,7 +26,9 @@ from lmnh_pipes import (
     option_doc,
     show_names,
 )
+from lmnh_pipes.replaying import Settlement, StoredReject
 
+from . import durable
 from ._paths import (
     check_encoding,
     compression_mode,
@@ -38,6 +40,8 @@ from ._paths import (
     writable_problem,
 )
 from .cells import cell, csv_reader, csv_writer, row_maker
+from .journal import ReplayJournal
+from .rejectsfile import TEMPORARY, RejectsFiles
 
 __all__ = ["EXTRA_KEYS", "META_COLUMNS", "REJECT_COLUMNS", "CsvSink", "cell"]
 
@@ -50,6 +54,10 @@ _MAX_WARNINGS: Final = 20
 
 #: Compressions (by suffix) whose rows are not relied on to be durable before the file closes.
 _DURABLE_ONLY_AT_CLOSE: Final = frozenset({".bz2", ".xz", ".lz4", ".zst"})
+
+#: Beside a rejects file, the journal of a replay out of it (see :mod:`.journal`).
+_JOURNAL: Final = ".replay-journal"
+_ADDS: Final = "replay adds rows to the sink's file and, after a crash, cuts them back"
 
 #: The default columns when the first record written has no mapping value.
 META_COLUMNS: Final = ("meta.source", "meta.topic", "meta.partition", "meta.offset", "meta.key", "raw")
@@ -154,6 +162,7 @@ class CsvSink:
     _columns: list[str] | None = attrs.field(default=None, init=False)
     _needs_header: bool = attrs.field(default=True, init=False)
     _existing: list[str] | None = attrs.field(default=None, init=False)  # the header of the file appended to
+    _store: RejectsFiles | None = attrs.field(default=None, init=False)  # the rejects files, as a replay read them
 
     def __attrs_post_init__(self) -> None:
         if self.append and not is_local(self.path):
@@ -225,7 +234,8 @@ class CsvSink:
             return [path] if os.path.isfile(path) else []
         mine = self._files()
         found = glob.glob(glob.escape(path).replace("{}", "*"))
-        return sorted(p for p in found if mine.match(os.path.abspath(p)) and os.path.isfile(p))
+        ours = (p for p in found if mine.match(os.path.abspath(p)) and not p.endswith((TEMPORARY, _JOURNAL)))
+        return sorted(p for p in ours if os.path.isfile(p))
 
     def _check_header(self, path: str, columns: list[str]) -> list[str] | None:
         """The header of the existing file at ``path`` (None if it is empty); ConfigError unless it is ``columns``."""
@@ -250,6 +260,8 @@ class CsvSink:
     def open(self) -> None:
         """Create (or, with ``append``, open) the file, and write the header if the columns are known."""
         self._warned = set()
+        if is_local(self.path):
+            self._no_unfinished_replay()
         if self.split_by is not None:
             return  # one file per value, each created when its first record comes
         self._needs_header = True
@@ -429,6 +441,126 @@ class CsvSink:
         if self.split_by is None:
             return self.path
         return self.path.replace("{}", _file_part(record.get(self.split_by, None)))
+
+    # lmnh-pipes replay (lmnh_pipes.replaying): this sink as the rejects store (RejectStore, JournalingStore) and as
+    # the sink replayed into (RewindableSink, OutputKeeper). Local, uncompressed files only.
+
+    def stored_rejects(self) -> Iterator[StoredReject]:
+        """Every reject in the rejects file (each file, with ``split_by``), in order, ``raw`` read back from the raw
+        encoding; a handle is (file, row). ConfigError unless the files are local, uncompressed, with a header
+        naming ``raw`` (RejectStore)."""
+        self._replayable("replay reads the rejects back from the rejects sink's file and rewrites it")
+        self._journal().finish()
+        if not self.header:
+            raise path_error(
+                self.path, "replay needs the rejects file's header, which names its columns: header: false"
+            )
+        paths, headers = [], []
+        for path in self._appended_files():
+            header = self._header_of(path)
+            if header is not None:
+                paths.append(path)
+                headers.append(header)
+        self._store = RejectsFiles(encoding=self.encoding, delimiter=self.delimiter)
+        return self._store.stored(paths, headers)
+
+    def settle(self, settlement: Settlement) -> None:
+        """Rewrite the rejects file as ``settlement`` says, in one step: the accepted and dropped rows left out,
+        each still-rejected row written with its new reason, the others as they were (RejectStore). RunError, and
+        nothing changed, when the file is no longer as this replay read it."""
+        if self._store is None:
+            raise RuntimeError("CsvSink.settle() called before stored_rejects()")
+        self._store.settle(settlement, self._journal())
+
+    def unfinished_replay(self) -> Mapping[str, Any] | None:
+        """The mark that a replayed batch cut short journalled, or None (JournalingStore)."""
+        self._replayable("replay reads the rejects back from the rejects sink's file and rewrites it")
+        return self._journal().unfinished()
+
+    def begin_replay(self, mark: Mapping[str, Any]) -> None:
+        """Journal the sink's ``mark``, before the batch's rows are written (JournalingStore)."""
+        self._journal().begin(mark)
+
+    def abandon_replay(self) -> None:
+        """Forget the batch cut short, the sink being cut back: its journal and any settled file not put in place
+        (JournalingStore)."""
+        for path in self._appended_files():
+            durable.remove(path + TEMPORARY)
+        self._journal().end()
+
+    def output_mark(self) -> Mapping[str, Any]:
+        """Each of this sink's files and its length, everything written being flushed and fsynced (RewindableSink).
+        ConfigError for a URL or a compressed file."""
+        self._replayable(_ADDS)
+        for sink in (self, *self._parts.values()):
+            if sink._text is not None:
+                sink._sync()
+        files = {os.path.abspath(path): os.path.getsize(path) for path in self._appended_files()}
+        return {"cwd": os.getcwd(), "files": files}
+
+    def rewind(self, mark: Mapping[str, Any]) -> None:
+        """Cut each file back to its length in ``mark``, and remove a file made since (RewindableSink). RunError
+        when a file is shorter than it was: something else changed it."""
+        self._replayable(_ADDS)
+        if mark.get("cwd") != os.getcwd() and not os.path.isabs(local_path(self.path)):
+            raise RunError(
+                f"a replay into {self.path} was cut short while working in {mark.get('cwd')}: replay from there, "
+                "where the relative path names the same files"
+            )
+        lengths: Mapping[str, int] = mark.get("files", {})
+        for path in self._appended_files():
+            size, length = os.path.getsize(path), lengths.get(os.path.abspath(path))
+            if length is None:
+                if self._made_here(path):
+                    durable.remove(path)
+            elif size < length:
+                raise RunError(
+                    f"cannot undo a replay into {path}, cut short: it holds {size:,} bytes, fewer than the {length:,} "
+                    "it held before the replay's batch (something else changed it)"
+                )
+            elif size > length:
+                durable.truncate(path, length)
+
+    def keep_output(self) -> None:
+        """Open adding to the existing file(s), as ``append: true`` does (OutputKeeper: a replay adds its rows).
+        ConfigError for a URL or a compressed file, which a replay could not cut back after a crash."""
+        self._replayable(_ADDS)
+        self.append = True
+
+    def _replayable(self, what: str) -> None:
+        """ConfigError unless this sink writes uncompressed local files."""
+        from smart_open import compression as so_compression
+
+        extension = os.path.splitext(self.path)[1].lower()
+        if not is_local(self.path):
+            problem = "not a local file"
+        elif extension in so_compression.get_supported_extensions():
+            problem = f"compressed ({extension})"
+        else:
+            return
+        raise path_error(self.path, f"{what}, so it needs an uncompressed local file: {self.path!r} is {problem}")
+
+    def _journal(self) -> ReplayJournal:
+        return ReplayJournal(local_path(self.path) + _JOURNAL)
+
+    def _no_unfinished_replay(self) -> None:
+        """Finish a replay's committed settlement; ConfigError when a replayed batch was cut short: writing now
+        would put rows after the ones that the next replay cuts back."""
+        journal = self._journal()
+        journal.finish()
+        if journal.unfinished() is not None:
+            raise path_error(
+                self.path,
+                f"a replay out of {self.path} was cut short (its journal: {journal.path}): run lmnh-pipes replay on "
+                "this pipeline first, which undoes what that replay left half done",
+            )
+
+    def _made_here(self, path: str) -> bool:
+        """Whether a file that a mark does not know is this sink's: made by the batch cut short, not by another
+        writer (with split_by, whose name pattern another's files may match, its header must be the columns)."""
+        if self.split_by is None or not self.header or self.columns is None:
+            return True
+        return self._header_of(path) in (None, self.columns)
 
     def close(self) -> None:
         """Flush and close the file (for a URL, this completes the upload)."""
