@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import itertools
 import os
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import IO, Any, Final
@@ -120,17 +120,29 @@ def _rows(text: IO[str], delimiter: str, path: str) -> Iterator[tuple[int, list[
 
 @attrs.define
 class _Read:
-    """A rejects file as this replay knows it."""
+    """A rejects file as this replay knows it: ``starts[k]`` is where row ``base + k`` began in the file as first
+    read (and, last, where the last row read ended); settled rows are before ``base``, and the rows after them
+    now stand ``shift`` bytes from where they were read."""
 
     header: list[str]
     fingerprint: Fingerprint  # as read, or as the last settlement wrote it
-    gone: set[int] = attrs.field(factory=set)  # rows (by handle) that settlements removed
+    starts: array[int]
+    base: int = 0
+    shift: int = 0
 
 
 @attrs.define(kw_only=True)
 class _Change:
     gone: set[int] = attrs.field(factory=set)
     new: dict[int, Record] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class _Rewritten:
+    swap: Swap
+    after: Fingerprint
+    last: int  # the last row the settlement changed
+    grown: int  # how many bytes longer the changed rows are now
 
 
 @attrs.define(kw_only=True)
@@ -143,6 +155,11 @@ class RejectsFiles:
 
     def stored(self, paths: Sequence[str], headers: Sequence[list[str]]) -> Iterator[StoredReject]:
         """The rejects of each file in turn; ``headers`` are their header rows, each checked for ``raw``."""
+        if '\r\n,"'.encode(self.encoding) != b'\r\n,"':
+            raise ConfigError(
+                f"replay reads and rewrites a rejects file as bytes, so it needs an encoding that writes ASCII as "
+                f"ASCII (utf-8, latin-1, cp1252 ...), not {self.encoding}"
+            )
         for path, header in zip(paths, headers, strict=True):
             if "raw" not in header:
                 raise ConfigError(
@@ -159,17 +176,22 @@ class RejectsFiles:
 
     def _rejects_in(self, path: str) -> Iterator[StoredReject]:
         before = durable.fingerprint(path)
+        encoding = self.encoding
         with open(path, "rb") as file:
             hashing = _Hashing(file, before.size)  # what was appended since is not this replay's
-            text = io.TextIOWrapper(io.BufferedReader(hashing), encoding=self.encoding, newline="")
+            text = io.TextIOWrapper(io.BufferedReader(hashing), encoding=encoding, newline="")
             rows = _rows(text, self.delimiter, path)
             first = next(rows, None)
             if first is None:
                 return
-            header = first[1]
-            self._read[path] = _Read(header=header, fingerprint=before)
+            _, header, header_text = first
+            read = self._read[path] = _Read(
+                header=header, fingerprint=before, starts=array("q", [len(header_text.encode(encoding))])
+            )
+            starts = read.starts
             fields = [(_READ.get(name), i) for i, name in enumerate(header)]
-            for index, (line, row, _) in enumerate(rows):
+            for index, (line, row, row_text) in enumerate(rows):
+                starts.append(starts[-1] + len(row_text.encode(encoding)))
                 if not row:
                     continue  # a blank line
                 if len(row) != len(header):
@@ -187,22 +209,24 @@ class RejectsFiles:
         for stored, record in settlement.rejected:
             path, index = self._handle(stored)
             changes.setdefault(path, _Change()).new[index] = record
-        swaps: list[Swap] = []
+        done: list[_Rewritten] = []
         try:
             for path, change in changes.items():
-                swaps.append(self._rewrite(path, change))
+                done.append(self._rewrite(path, change))
         except BaseException:
-            for swap in swaps:
-                os.remove(swap.temporary)
+            for rewritten in done:
+                os.remove(rewritten.swap.temporary)
             raise
-        if swaps:
-            journal.commit(swaps)
-        for swap in swaps:
-            durable.replace(swap.temporary, swap.path)
-        for swap in swaps:
-            read = self._read[swap.path]
-            read.gone |= changes[swap.path].gone
-            read.fingerprint = durable.fingerprint(swap.path)
+        if done:
+            journal.commit([rewritten.swap for rewritten in done])
+        for rewritten in done:
+            durable.replace(rewritten.swap.temporary, rewritten.swap.path)
+        for rewritten in done:
+            read = self._read[rewritten.swap.path]
+            del read.starts[: rewritten.last + 1 - read.base]
+            read.base = rewritten.last + 1
+            read.shift += rewritten.grown
+            read.fingerprint = rewritten.after
         journal.end()
 
     def _handle(self, stored: StoredReject) -> tuple[str, int]:
@@ -212,42 +236,69 @@ class RejectsFiles:
         path, index = handle
         return str(path), int(index)
 
-    def _rewrite(self, path: str, change: _Change) -> Swap:
+    def _rewrite(self, path: str, change: _Change) -> _Rewritten:
         """Write ``path`` as ``change`` leaves it, beside it; RunError (and nothing written) unless ``path`` is
-        still as this replay read or last wrote it."""
+        still as this replay read or last wrote it.
+
+        Only the rows from the first changed to the last are parsed: a replay settles in the order it reads, so
+        the bytes before and after them are copied as they are."""
         read = self._read[path]
+        first, last = min((*change.gone, *change.new)), max((*change.gone, *change.new))
+        if first < read.base:
+            raise RunError(f"row {first} of {path} was settled already: a replay settles each row once, in order")
+        start = read.starts[first - read.base] + read.shift
+        end = read.starts[last + 1 - read.base] + read.shift
         temporary = path + TEMPORARY
-        make_row = row_maker(read.header)
-        index = 0  # the handle of the row at hand: rows removed before are no longer in the file
+        before, after = hashlib.sha256(), hashlib.sha256()
         try:
             with open(path, "rb") as source, open(temporary, "wb") as target:
-                hashing = _Hashing(source)
-                text = io.TextIOWrapper(io.BufferedReader(hashing), encoding=self.encoding, newline="")
-                out = io.TextIOWrapper(target, encoding=self.encoding, newline="")
+                _copy(source, target, start, before, after)
+                region = source.read(end - start)
+                before.update(region)
+                # "replace": a file that changed may hold anything here; the fingerprint check below refuses it.
+                rows = _rows(io.StringIO(region.decode(self.encoding, "replace"), newline=""), self.delimiter, path)
+                make_row, out = row_maker(read.header), io.StringIO(newline="")
                 writer = csv_writer(out, self.delimiter)
-                rows = _rows(text, self.delimiter, path)
-                for _, _, row_text in itertools.islice(rows, 1):
-                    out.write(row_text)  # the header
-                for _, _, row_text in rows:
-                    while index in read.gone:
-                        index += 1
+                count = 0
+                for index, (_, _, row_text) in enumerate(rows, start=first):
+                    count += 1
                     if index in change.new:
                         writer.writerow(make_row(change.new[index]))
                     elif index not in change.gone:
                         out.write(row_text)
-                    index += 1
-                out.flush()
+                rewritten = out.getvalue().encode(self.encoding)
+                target.write(rewritten)
+                after.update(rewritten)
+                rest = _copy(source, target, None, before, after)
+                target.flush()
                 os.fsync(target.fileno())
-                out.detach()
-                if hashing.fingerprint() != read.fingerprint:
-                    raise RunError(
-                        f"{path} changed since this replay read it (another replay, or a running pipeline that "
-                        "writes its rejects there): stop the pipeline that writes it, then replay again"
-                    )
+            if count != last - first + 1 or Fingerprint(end + rest, before.hexdigest()) != read.fingerprint:
+                raise RunError(
+                    f"{path} changed since this replay read it (another replay, or a running pipeline that "
+                    "writes its rejects there): stop the pipeline that writes it, then replay again"
+                )
         except BaseException:
             os.remove(temporary)
             raise
-        return Swap(path=path, temporary=temporary, before=read.fingerprint)
+        grown = len(rewritten) - (end - start)
+        swap = Swap(path=path, temporary=temporary, before=read.fingerprint)
+        return _Rewritten(
+            swap=swap, after=Fingerprint(read.fingerprint.size + grown, after.hexdigest()), last=last, grown=grown
+        )
+
+
+def _copy(source: IO[bytes], target: IO[bytes], count: int | None, *digests: Any) -> int:
+    """Copy ``count`` bytes (all that is left, without one) from ``source`` to ``target``, hashing them; how many."""
+    copied = 0
+    while count is None or copied < count:
+        chunk = source.read(1 << 20 if count is None else min(1 << 20, count - copied))
+        if not chunk:
+            break
+        target.write(chunk)
+        for digest in digests:
+            digest.update(chunk)
+        copied += len(chunk)
+    return copied
 
 
 def _record(

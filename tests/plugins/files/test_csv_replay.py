@@ -316,3 +316,48 @@ def test_a_settlement_ends_the_journal_in_the_same_step(tmp_path):
     assert store.unfinished_replay() is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rejects.csv"]
     assert [r["raw"] for r in read_rows(path)] == ["b"]
+
+
+class Mixed:
+    """Accepts raws that start with "ok", refuses the rest with a reason whose length and lines vary."""
+
+    name = "mixed"
+
+    def validate(self, record: Record) -> Record:
+        if record.raw.startswith(b"ok"):
+            return record
+        return record.rejected_by("mixed", "still wrong:\n" + "x" * (len(record.raw) % 7), "mixed")
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 5])
+def test_settling_batch_by_batch_gives_the_file_that_one_batch_gives(tmp_path, batch_size):
+    raws = [b"ok\x00", b"no", b"ok\r\n", b"no \xff", b"passed", b"ok", b"no\\", b"ok too", b'no,"x"', b"passed"]
+    records = [reject(raw, i) for i, raw in enumerate(raws)]
+    for i in (4, 9):
+        records[i] = Record(raw=raws[i], meta=Meta(offset=i)).rejected_by("other", "not chosen\nat all", "other")
+    outcomes = []
+    for size in (batch_size, 1000):
+        folder = tmp_path / str(size)
+        store = write_rejects(folder / "rejects.csv", records)
+        sink = ListSink()
+        chosen = Selection(rules=frozenset({"json"}))
+        replay(
+            pipeline="p",
+            source=ListSource([]),
+            validators=[Mixed()],
+            sink=sink,
+            store=store,
+            selection=chosen,
+            batch_size=size,
+        )
+        outcomes.append(((folder / "rejects.csv").read_bytes(), [r.raw for r in sink.records]))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][1] == [b"ok\x00", b"ok\r\n", b"ok", b"ok too"]
+    assert [r["raw"] for r in read_rows(tmp_path / "1000" / "rejects.csv")] == [
+        "no",
+        "no \\xff",
+        "passed",
+        "no\\\\",
+        'no,"x"',
+        "passed",
+    ]
