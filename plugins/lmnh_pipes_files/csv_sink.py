@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
@@ -309,9 +310,16 @@ class CsvSink:
                 self._existing = self._header_of(str(path))  # compared with the first record's columns
         path.parent.mkdir(parents=True, exist_ok=True)
         mode = "ab" if self.append else "wb"
-        file = path.open(mode)
-        was_empty = file.tell() == 0  # before a compressor writes its own header
+        file = path.open("ab")  # cut only once locked: a replay that rewrites the file holds it
         try:
+            if not durable.lock(file, shared=True):
+                raise path_error(
+                    self.path, f"cannot write {self.path!r}: lmnh-pipes replay is rewriting it; run when it has ended"
+                )
+            if not self.append and stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                file.truncate(0)
+                file.seek(0)
+            was_empty = file.tell() == 0  # before a compressor writes its own header
             from smart_open import compression as so_compression
 
             binary = so_compression.compression_wrapper(file, mode, filename=str(path))
@@ -448,33 +456,36 @@ class CsvSink:
     def stored_rejects(self) -> Iterator[StoredReject]:
         """Every reject in the rejects file (each file, with ``split_by``), in order, ``raw`` read back from the raw
         encoding; a handle is (file, row). ConfigError unless the files are local, uncompressed, with a header
-        naming ``raw`` (RejectStore)."""
+        naming ``raw`` (RejectStore). A settlement that a replay committed but did not put in place is put in
+        place first (the files locked)."""
         self._replayable("replay reads the rejects back from the rejects sink's file and rewrites it")
-        self._journal().finish()
         if not self.header:
             raise path_error(
                 self.path, "replay needs the rejects file's header, which names its columns: header: false"
             )
+        store, journal = self._replaying(), self._journal()
+        if journal.state() == "committed":
+            store.hold(self._appended_files())
+            journal.finish()
         paths, headers = [], []
         for path in self._appended_files():
             header = self._header_of(path)
             if header is not None:
                 paths.append(path)
                 headers.append(header)
-        self._store = RejectsFiles(encoding=self.encoding, delimiter=self.delimiter)
-        return self._store.stored(paths, headers)
+        return store.stored(paths, headers)
 
     def settle(self, settlement: Settlement) -> None:
         """Rewrite the rejects file as ``settlement`` says, in one step: the accepted and dropped rows left out,
         each still-rejected row written with its new reason, the others as they were (RejectStore). RunError, and
         nothing changed, when the file is no longer as this replay read it."""
-        if self._store is None:
-            raise RuntimeError("CsvSink.settle() called before stored_rejects()")
-        self._store.settle(settlement, self._journal())
+        self._replaying().settle(settlement, self._journal())
 
     def unfinished_replay(self) -> Mapping[str, Any] | None:
-        """The mark that a replayed batch cut short journalled, or None (JournalingStore)."""
+        """The mark that a replayed batch cut short journalled, or None (JournalingStore). Locks the rejects files
+        for the rest of the replay: RunError while a pipeline writes them."""
         self._replayable("replay reads the rejects back from the rejects sink's file and rewrites it")
+        self._replaying().hold(self._appended_files())
         return self._journal().unfinished()
 
     def begin_replay(self, mark: Mapping[str, Any]) -> None:
@@ -543,16 +554,20 @@ class CsvSink:
     def _journal(self) -> ReplayJournal:
         return ReplayJournal(local_path(self.path) + _JOURNAL)
 
+    def _replaying(self) -> RejectsFiles:
+        if self._store is None:
+            self._store = RejectsFiles(encoding=self.encoding, delimiter=self.delimiter)
+        return self._store
+
     def _no_unfinished_replay(self) -> None:
-        """Finish a replay's committed settlement; ConfigError when a replayed batch was cut short: writing now
-        would put rows after the ones that the next replay cuts back."""
+        """ConfigError while a replay's journal is there: a replay out of this file is running, or was cut short,
+        and writing now would put rows after the ones that the next replay cuts back."""
         journal = self._journal()
-        journal.finish()
-        if journal.unfinished() is not None:
+        if journal.state() is not None:
             raise path_error(
                 self.path,
-                f"a replay out of {self.path} was cut short (its journal: {journal.path}): run lmnh-pipes replay on "
-                "this pipeline first, which undoes what that replay left half done",
+                f"a replay out of {self.path} is running, or was cut short (its journal: {journal.path}): let it end, "
+                "or run lmnh-pipes replay on this pipeline, which first finishes or undoes what it left half done",
             )
 
     def _made_here(self, path: str) -> bool:
@@ -563,7 +578,10 @@ class CsvSink:
         return self._header_of(path) in (None, self.columns)
 
     def close(self) -> None:
-        """Flush and close the file (for a URL, this completes the upload)."""
+        """Flush and close the file (for a URL, this completes the upload); as a rejects store, unlock its files."""
+        store, self._store = self._store, None
+        if store is not None:
+            store.release()
         parts, self._parts = self._parts, {}
         for part in parts.values():
             part.close()

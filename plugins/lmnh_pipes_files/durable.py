@@ -5,13 +5,14 @@ A rename is atomic, but durable only once the folder holding it is fsynced; a fi
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
-from typing import Any
+from typing import IO, Any
 
 import attrs
 
-__all__ = ["Fingerprint", "fingerprint", "fsync_folder", "remove", "replace", "truncate", "write_file"]
+__all__ = ["Fingerprint", "fingerprint", "fsync_folder", "lock", "remove", "replace", "truncate", "write_file"]
 
 
 @attrs.frozen
@@ -79,3 +80,16 @@ def truncate(path: str, length: int) -> None:
     with open(path, "r+b") as file:
         os.ftruncate(file.fileno(), length)
         os.fsync(file.fileno())
+
+
+def lock(file: IO[bytes], *, shared: bool) -> bool:
+    """Take an advisory lock (flock) on an open file, without waiting: shared by the sinks that write a file,
+    exclusive for a replay that rewrites it. False when another holds one that conflicts; True also on a file
+    system without locks (nothing to be had there)."""
+    try:
+        fcntl.flock(file.fileno(), (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    return True

@@ -6,7 +6,7 @@ One small JSON file beside the rejects file, always replaced whole (:func:`durab
   committed: the next replay cuts the sink back to the mark and runs the batch again.
 - ``committed``: the settlement's new rejects files are written and fsynced beside the old ones; this record is
   the commit. Each is then renamed over its old file, and the journal removed. A crash after the commit is
-  finished (the renames done) by whoever next finds it.
+  finished (the renames done) by the next replay, holding the files' locks.
 
 So a settlement that spans several files (``split_by``) is one step, and deciding what happened never depends
 on comparing files that something else may have appended to since.
@@ -56,6 +56,11 @@ class ReplayJournal:
         if not isinstance(data, dict) or data.get("state") not in ("begun", "committed"):
             raise RunError(f"the replay journal {self.path} is not one that lmnh-pipes wrote")
         return data
+
+    def state(self) -> str | None:
+        """``begun``, ``committed``, or None when there is no journal."""
+        data = self._read()
+        return None if data is None else str(data["state"])
 
     def unfinished(self) -> Mapping[str, Any] | None:
         """The mark of a batch begun and never committed; None when there is none (or it was committed)."""

@@ -140,6 +140,7 @@ class _Change:
 @attrs.frozen
 class _Rewritten:
     swap: Swap
+    held: IO[bytes]  # the new file, open and locked
     after: Fingerprint
     last: int  # the last row the settlement changed
     grown: int  # how many bytes longer the changed rows are now
@@ -152,6 +153,28 @@ class RejectsFiles:
     encoding: str
     delimiter: str
     _read: dict[str, _Read] = attrs.field(factory=dict, init=False)
+    _held: dict[str, IO[bytes]] = attrs.field(factory=dict, init=False)  # each file, locked for this replay
+
+    def hold(self, paths: Sequence[str]) -> None:
+        """Lock each file (exclusively, until :meth:`release`), so that no pipeline opens it to write meanwhile;
+        RunError while one has it open."""
+        for path in paths:
+            if path in self._held:
+                continue
+            file = open(path, "rb")  # noqa: SIM115 -- held until release()
+            if not durable.lock(file, shared=False):
+                file.close()
+                raise RunError(
+                    f"{path} is open in a running pipeline, or in another replay: replay rewrites it, so stop the "
+                    "pipeline that writes it first"
+                )
+            self._held[path] = file
+
+    def release(self) -> None:
+        """Unlock every file."""
+        held, self._held = self._held, {}
+        for file in held.values():
+            file.close()
 
     def stored(self, paths: Sequence[str], headers: Sequence[list[str]]) -> Iterator[StoredReject]:
         """The rejects of each file in turn; ``headers`` are their header rows, each checked for ``raw``."""
@@ -209,18 +232,22 @@ class RejectsFiles:
         for stored, record in settlement.rejected:
             path, index = self._handle(stored)
             changes.setdefault(path, _Change()).new[index] = record
+        self.hold(list(changes))
         done: list[_Rewritten] = []
         try:
             for path, change in changes.items():
                 done.append(self._rewrite(path, change))
         except BaseException:
             for rewritten in done:
+                rewritten.held.close()
                 os.remove(rewritten.swap.temporary)
             raise
         if done:
             journal.commit([rewritten.swap for rewritten in done])
         for rewritten in done:
             durable.replace(rewritten.swap.temporary, rewritten.swap.path)
+            self._held.pop(rewritten.swap.path).close()
+            self._held[rewritten.swap.path] = rewritten.held  # locked before it took the name
         for rewritten in done:
             read = self._read[rewritten.swap.path]
             del read.starts[: rewritten.last + 1 - read.base]
@@ -250,8 +277,10 @@ class RejectsFiles:
         end = read.starts[last + 1 - read.base] + read.shift
         temporary = path + TEMPORARY
         before, after = hashlib.sha256(), hashlib.sha256()
+        target = open(temporary, "wb")  # noqa: SIM115 -- kept open and locked once it is in place
         try:
-            with open(path, "rb") as source, open(temporary, "wb") as target:
+            durable.lock(target, shared=False)
+            with open(path, "rb") as source:
                 _copy(source, target, start, before, after)
                 region = source.read(end - start)
                 before.update(region)
@@ -278,13 +307,13 @@ class RejectsFiles:
                     "writes its rejects there): stop the pipeline that writes it, then replay again"
                 )
         except BaseException:
+            target.close()
             os.remove(temporary)
             raise
         grown = len(rewritten) - (end - start)
         swap = Swap(path=path, temporary=temporary, before=read.fingerprint)
-        return _Rewritten(
-            swap=swap, after=Fingerprint(read.fingerprint.size + grown, after.hexdigest()), last=last, grown=grown
-        )
+        after_fingerprint = Fingerprint(read.fingerprint.size + grown, after.hexdigest())
+        return _Rewritten(swap=swap, held=target, after=after_fingerprint, last=last, grown=grown)
 
 
 def _copy(source: IO[bytes], target: IO[bytes], count: int | None, *digests: Any) -> int:

@@ -296,14 +296,45 @@ def test_a_batch_cut_short_is_journaled_and_stops_the_pipeline_from_writing_on(t
     store = write_rejects(path, [reject(b"aa", 0)])
     assert store.unfinished_replay() is None
     store.begin_replay({"cwd": "/x", "files": {"/x/out.csv": 12}})
-    assert CsvSink(path=str(path)).unfinished_replay() == {"cwd": "/x", "files": {"/x/out.csv": 12}}
+    store.close()  # the replay is killed here
+    store = CsvSink(path=str(path))
+    assert store.unfinished_replay() == {"cwd": "/x", "files": {"/x/out.csv": 12}}
+    before = path.read_bytes()
     for options in ({}, {"append": True}):
-        with pytest.raises(ConfigError, match=r"a replay out of .*rejects.csv was cut short .* run lmnh-pipes replay"):
+        with pytest.raises(ConfigError, match=r"a replay out of .*rejects.csv is running, or was cut short"):
             CsvSink(path=str(path), **options).open()
+    assert path.read_bytes() == before
     store.abandon_replay()
     assert store.unfinished_replay() is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rejects.csv"]
+    store.close()
     CsvSink(path=str(path), append=True).open()
+
+
+def test_a_replay_and_a_pipeline_never_write_one_rejects_file_at_once(tmp_path):
+    path = tmp_path / "rejects.csv"
+    write_rejects(path, [reject(b"aa", 0)])
+    before = path.read_bytes()
+    running = CsvSink(path=str(path), append=True)
+    running.open()
+    with pytest.raises(RunError, match=r"rejects\.csv is open in a running pipeline, or in another replay"):
+        CsvSink(path=str(path)).unfinished_replay()
+    running.close()
+
+    replaying = CsvSink(path=str(path))
+    assert replaying.unfinished_replay() is None
+    for options in ({}, {"append": True}):
+        with pytest.raises(ConfigError, match="lmnh-pipes replay is rewriting it"):
+            CsvSink(path=str(path), **options).open()
+    assert path.read_bytes() == before  # not even cut by a sink that would replace it
+    stored = list(replaying.stored_rejects())
+    replaying.settle(Settlement(rejected=[(stored[0], reject(b"aa", 0))]))  # the lock moves to the new file
+    with pytest.raises(ConfigError, match="lmnh-pipes replay is rewriting it"):
+        CsvSink(path=str(path), append=True).open()
+    replaying.close()
+    starting = CsvSink(path=str(path), append=True)
+    starting.open()
+    starting.close()
 
 
 def test_a_settlement_ends_the_journal_in_the_same_step(tmp_path):
