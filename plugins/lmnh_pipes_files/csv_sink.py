@@ -59,6 +59,7 @@ _DURABLE_ONLY_AT_CLOSE: Final = frozenset({".bz2", ".xz", ".lz4", ".zst"})
 #: Beside a rejects file, the journal of a replay out of it (see :mod:`.journal`).
 _JOURNAL: Final = ".replay-journal"
 _ADDS: Final = "replay adds rows to the sink's file and, after a crash, cuts them back"
+_READS: Final = "replay reads the rejects back from the rejects sink's file and rewrites it"
 
 #: The default columns when the first record written has no mapping value.
 META_COLUMNS: Final = ("meta.source", "meta.topic", "meta.partition", "meta.offset", "meta.key", "raw")
@@ -458,7 +459,7 @@ class CsvSink:
         encoding; a handle is (file, row). ConfigError unless the files are local, uncompressed, with a header
         naming ``raw`` (RejectStore). A settlement that a replay committed but did not put in place is put in
         place first (the files locked)."""
-        self._replayable("replay reads the rejects back from the rejects sink's file and rewrites it")
+        self._replayable(_READS)
         if not self.header:
             raise path_error(
                 self.path, "replay needs the rejects file's header, which names its columns: header: false"
@@ -484,7 +485,7 @@ class CsvSink:
     def unfinished_replay(self) -> Mapping[str, Any] | None:
         """The mark that a replayed batch cut short journalled, or None (JournalingStore). Locks the rejects files
         for the rest of the replay: RunError while a pipeline writes them."""
-        self._replayable("replay reads the rejects back from the rejects sink's file and rewrites it")
+        self._replayable(_READS)
         self._replaying().hold(self._appended_files())
         return self._journal().unfinished()
 

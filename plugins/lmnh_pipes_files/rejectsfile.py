@@ -28,7 +28,7 @@ from .cells import csv_reader, csv_writer, row_maker
 from .durable import Fingerprint
 from .journal import ReplayJournal, Swap
 
-__all__ = ["TEMPORARY", "RejectsFiles"]
+__all__ = ["READ_BACK", "TEMPORARY", "RejectsFiles"]
 
 #: Beside each rejects file, its settled content before it is renamed over the file.
 TEMPORARY: Final = ".replay-tmp"
@@ -68,6 +68,8 @@ _READ: Final[dict[str, Callable[[str], Any]]] = {
     "reject.reason": str,
     "reject.replays": _integer,
 }
+#: The columns of a rejects file that a replay reads back.
+READ_BACK: Final = frozenset(_READ)
 
 
 class _Hashing(io.RawIOBase):

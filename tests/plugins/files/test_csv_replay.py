@@ -18,6 +18,8 @@ from lmnh_pipes.replay import ReplayMode, Selection, plan_replay, replay
 from lmnh_pipes.replaying import Settlement, StoredReject
 from lmnh_pipes.testing import ListSink, ListSource
 from lmnh_pipes_files import CsvSink
+from lmnh_pipes_files.csv_sink import REJECT_COLUMNS
+from lmnh_pipes_files.rejectsfile import READ_BACK
 
 MEGABYTE = bytes(range(256)) * 4096
 HOSTILE = [
@@ -83,6 +85,10 @@ def test_hostile_raw_bytes_read_back_exactly_from_one_line_each(tmp_path):
     assert [s.record.meta for s in back] == [r.meta for r in records]
     assert [s.record.reject for s in back] == [r.reject for r in records]
     assert [s.handle for s in back] == [(str(path), i) for i in range(len(HOSTILE))]
+
+
+def test_a_rejects_file_with_the_default_columns_keeps_all_that_a_replay_reads_back():
+    assert set(REJECT_COLUMNS) == READ_BACK
 
 
 def test_each_reject_is_one_line_when_no_other_column_holds_a_line_break(tmp_path):
