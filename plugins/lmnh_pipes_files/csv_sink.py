@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Final, Literal
@@ -27,7 +27,6 @@ from lmnh_pipes import (
     option_doc,
     show_names,
 )
-from lmnh_pipes.replaying import Settlement, StoredReject
 
 from . import durable
 from ._paths import (
@@ -41,7 +40,7 @@ from ._paths import (
     writable_problem,
 )
 from .cells import cell, csv_reader, csv_writer, row_maker
-from .journal import ReplayJournal
+from .csv_replay import JOURNAL, CsvReplay, refuse_unfinished_replay
 from .rejectsfile import TEMPORARY, RejectsFiles
 
 __all__ = ["EXTRA_KEYS", "META_COLUMNS", "REJECT_COLUMNS", "CsvSink", "cell"]
@@ -55,11 +54,6 @@ _MAX_WARNINGS: Final = 20
 
 #: Compressions (by suffix) whose rows are not relied on to be durable before the file closes.
 _DURABLE_ONLY_AT_CLOSE: Final = frozenset({".bz2", ".xz", ".lz4", ".zst"})
-
-#: Beside a rejects file, the journal of a replay out of it (see :mod:`.journal`).
-_JOURNAL: Final = ".replay-journal"
-_ADDS: Final = "replay adds rows to the sink's file and, after a crash, cuts them back"
-_READS: Final = "replay reads the rejects back from the rejects sink's file and rewrites it"
 
 #: The default columns when the first record written has no mapping value.
 META_COLUMNS: Final = ("meta.source", "meta.topic", "meta.partition", "meta.offset", "meta.key", "raw")
@@ -119,7 +113,7 @@ def _to_list(value: Sequence[str] | None) -> list[str] | None:
 
 
 @attrs.define(kw_only=True)
-class CsvSink:
+class CsvSink(CsvReplay):
     """Write records as CSV rows to a local file or any smart-open URL (s3://, ...); compressed by suffix.
 
     A local file is fsynced at every ``write``; a URL's object, and a ``.bz2``, ``.xz``, ``.lz4`` or ``.zst``
@@ -236,7 +230,7 @@ class CsvSink:
             return [path] if os.path.isfile(path) else []
         mine = self._files()
         found = glob.glob(glob.escape(path).replace("{}", "*"))
-        ours = (p for p in found if mine.match(os.path.abspath(p)) and not p.endswith((TEMPORARY, _JOURNAL)))
+        ours = (p for p in found if mine.match(os.path.abspath(p)) and not p.endswith((TEMPORARY, JOURNAL)))
         return sorted(p for p in ours if os.path.isfile(p))
 
     def _check_header(self, path: str, columns: list[str]) -> list[str] | None:
@@ -263,7 +257,7 @@ class CsvSink:
         """Create (or, with ``append``, open) the file, and write the header if the columns are known."""
         self._warned = set()
         if is_local(self.path):
-            self._no_unfinished_replay()
+            refuse_unfinished_replay(self.path)
         if self.split_by is not None:
             return  # one file per value, each created when its first record comes
         self._needs_header = True
@@ -451,138 +445,9 @@ class CsvSink:
             return self.path
         return self.path.replace("{}", _file_part(record.get(self.split_by, None)))
 
-    # lmnh-pipes replay (lmnh_pipes.replaying): this sink as the rejects store (RejectStore, JournalingStore) and as
-    # the sink replayed into (RewindableSink, OutputKeeper). Local, uncompressed files only.
-
-    def stored_rejects(self) -> Iterator[StoredReject]:
-        """Every reject in the rejects file (each file, with ``split_by``), in order, ``raw`` read back from the raw
-        encoding; a handle is (file, row). ConfigError unless the files are local, uncompressed, with a header
-        naming ``raw`` (RejectStore). A settlement that a replay committed but did not put in place is put in
-        place first (the files locked)."""
-        self._replayable(_READS)
-        if not self.header:
-            raise path_error(
-                self.path, "replay needs the rejects file's header, which names its columns: header: false"
-            )
-        store, journal = self._replaying(), self._journal()
-        if journal.state() == "committed":
-            store.hold(self._appended_files())
-            journal.finish()
-        paths, headers = [], []
-        for path in self._appended_files():
-            header = self._header_of(path)
-            if header is not None:
-                paths.append(path)
-                headers.append(header)
-        return store.stored(paths, headers)
-
-    def settle(self, settlement: Settlement) -> None:
-        """Rewrite the rejects file as ``settlement`` says, in one step: the accepted and dropped rows left out,
-        each still-rejected row written with its new reason, the others as they were (RejectStore). RunError, and
-        nothing changed, when the file is no longer as this replay read it."""
-        self._replaying().settle(settlement, self._journal())
-
-    def unfinished_replay(self) -> Mapping[str, Any] | None:
-        """The mark that a replayed batch cut short journalled, or None (JournalingStore). Locks the rejects files
-        for the rest of the replay: RunError while a pipeline writes them."""
-        self._replayable(_READS)
-        self._replaying().hold(self._appended_files())
-        return self._journal().unfinished()
-
-    def begin_replay(self, mark: Mapping[str, Any]) -> None:
-        """Journal the sink's ``mark``, before the batch's rows are written (JournalingStore)."""
-        self._journal().begin(mark)
-
-    def abandon_replay(self) -> None:
-        """Forget the batch cut short, the sink being cut back: its journal and any settled file not put in place
-        (JournalingStore)."""
-        for path in self._appended_files():
-            durable.remove(path + TEMPORARY)
-        self._journal().end()
-
-    def output_mark(self) -> Mapping[str, Any]:
-        """Each of this sink's files and its length, everything written being flushed and fsynced (RewindableSink).
-        ConfigError for a URL or a compressed file."""
-        self._replayable(_ADDS)
-        for sink in (self, *self._parts.values()):
-            if sink._text is not None:
-                sink._sync()
-        files = {os.path.abspath(path): os.path.getsize(path) for path in self._appended_files()}
-        return {"cwd": os.getcwd(), "files": files}
-
-    def rewind(self, mark: Mapping[str, Any]) -> None:
-        """Cut each file back to its length in ``mark``, and remove a file made since (RewindableSink). RunError
-        when a file is shorter than it was: something else changed it."""
-        self._replayable(_ADDS)
-        if mark.get("cwd") != os.getcwd() and not os.path.isabs(local_path(self.path)):
-            raise RunError(
-                f"a replay into {self.path} was cut short while working in {mark.get('cwd')}: replay from there, "
-                "where the relative path names the same files"
-            )
-        lengths: Mapping[str, int] = mark.get("files", {})
-        for path in self._appended_files():
-            size, length = os.path.getsize(path), lengths.get(os.path.abspath(path))
-            if length is None:
-                if self._made_here(path):
-                    durable.remove(path)
-            elif size < length:
-                raise RunError(
-                    f"cannot undo a replay into {path}, cut short: it holds {size:,} bytes, fewer than the {length:,} "
-                    "it held before the replay's batch (something else changed it)"
-                )
-            elif size > length:
-                durable.truncate(path, length)
-
-    def keep_output(self) -> None:
-        """Open adding to the existing file(s), as ``append: true`` does (OutputKeeper: a replay adds its rows).
-        ConfigError for a URL or a compressed file, which a replay could not cut back after a crash."""
-        self._replayable(_ADDS)
-        self.append = True
-
-    def _replayable(self, what: str) -> None:
-        """ConfigError unless this sink writes uncompressed local files."""
-        from smart_open import compression as so_compression
-
-        extension = os.path.splitext(self.path)[1].lower()
-        if not is_local(self.path):
-            problem = "not a local file"
-        elif extension in so_compression.get_supported_extensions():
-            problem = f"compressed ({extension})"
-        else:
-            return
-        raise path_error(self.path, f"{what}, so it needs an uncompressed local file: {self.path!r} is {problem}")
-
-    def _journal(self) -> ReplayJournal:
-        return ReplayJournal(local_path(self.path) + _JOURNAL)
-
-    def _replaying(self) -> RejectsFiles:
-        if self._store is None:
-            self._store = RejectsFiles(encoding=self.encoding, delimiter=self.delimiter)
-        return self._store
-
-    def _no_unfinished_replay(self) -> None:
-        """ConfigError while a replay's journal is there: a replay out of this file is running, or was cut short,
-        and writing now would put rows after the ones that the next replay cuts back."""
-        journal = self._journal()
-        if journal.state() is not None:
-            raise path_error(
-                self.path,
-                f"a replay out of {self.path} is running, or was cut short (its journal: {journal.path}): let it end, "
-                "or run lmnh-pipes replay on this pipeline, which first finishes or undoes what it left half done",
-            )
-
-    def _made_here(self, path: str) -> bool:
-        """Whether a file that a mark does not know is this sink's: made by the batch cut short, not by another
-        writer (with split_by, whose name pattern another's files may match, its header must be the columns)."""
-        if self.split_by is None or not self.header or self.columns is None:
-            return True
-        return self._header_of(path) in (None, self.columns)
-
     def close(self) -> None:
         """Flush and close the file (for a URL, this completes the upload); as a rejects store, unlock its files."""
-        store, self._store = self._store, None
-        if store is not None:
-            store.release()
+        self._end_replay()
         parts, self._parts = self._parts, {}
         for part in parts.values():
             part.close()
@@ -624,6 +489,12 @@ class CsvSink:
         if self.header and self._needs_header:
             self._writer.writerow(columns)
         self._needs_header = False
+
+    def _flushed(self) -> None:
+        """Flush and fsync every file open (each part, with ``split_by``)."""
+        for sink in (self, *self._parts.values()):
+            if sink._text is not None:
+                sink._sync()
 
     def _sync(self) -> None:
         assert self._text is not None
