@@ -26,15 +26,17 @@ A replay never opens the store as a sink nor writes through it: it calls :meth:`
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Hashable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 import attrs
 
 from .delivery import Positions
-from .records import Record
+from .records import Meta, Record, Rejection
 
 __all__ = [
+    "KEPT_PATHS",
     "JournalingStore",
     "OutputKeeper",
     "RejectStore",
@@ -42,7 +44,53 @@ __all__ = [
     "RewindableSink",
     "Settlement",
     "StoredReject",
+    "reject_of",
 ]
+
+#: The record paths a rejects store keeps so that a replay can give a reject back as it was: its raw bytes (which
+#: it must keep), its coordinates, and its rejection.
+KEPT_PATHS: Final = (
+    "raw",
+    "meta.source",
+    "meta.topic",
+    "meta.partition",
+    "meta.offset",
+    "meta.key",
+    "meta.timestamp",
+    "reject.validator",
+    "reject.rule",
+    "reject.reason",
+    "reject.replays",
+)
+
+
+def reject_of(kept: Mapping[str, Any]) -> Record:
+    """The rejected record that a store kept as ``kept``: record path (of :data:`KEPT_PATHS`) -> value; a missing
+    or null value is the field's default. A key kept as bytes is text when it is UTF-8, as a source gives it."""
+    key = kept.get("meta.key")
+    if isinstance(key, bytes | bytearray | memoryview):
+        key = bytes(key)
+        with contextlib.suppress(UnicodeDecodeError):  # not UTF-8: the key stays bytes
+            key = key.decode("utf-8")
+    raw = kept.get("raw")
+    validator = str(kept.get("reject.validator") or "")
+    return Record(
+        raw=bytes(raw) if raw is not None else b"",
+        meta=Meta(
+            source=str(kept.get("meta.source") or ""),
+            topic=str(kept.get("meta.topic") or ""),
+            partition=int(kept.get("meta.partition") or 0),
+            offset=int(kept.get("meta.offset") or 0),
+            key=key,
+            timestamp=kept.get("meta.timestamp"),
+        ),
+        reject=Rejection(
+            validator=validator,
+            reason=str(kept.get("reject.reason") or ""),
+            rule=str(kept.get("reject.rule") or validator),
+            replays=int(kept.get("reject.replays") or 0),
+        ),
+    )
 
 
 @attrs.frozen(kw_only=True)

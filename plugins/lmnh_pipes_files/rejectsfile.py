@@ -20,8 +20,8 @@ from typing import IO, Any, Final
 
 import attrs
 
-from lmnh_pipes import ConfigError, Meta, Record, Rejection, RunError
-from lmnh_pipes.replaying import Settlement, StoredReject
+from lmnh_pipes import ConfigError, Record, RunError
+from lmnh_pipes.replaying import KEPT_PATHS, Settlement, StoredReject, reject_of
 
 from . import durable, rawtext
 from .cells import csv_reader, csv_writer, row_maker
@@ -40,14 +40,8 @@ def _integer(text: str) -> int:
     return int(text) if text else 0
 
 
-def _key(text: str) -> str | bytes | None:
-    if not text:
-        return None
-    key = rawtext.decode(text)
-    try:
-        return key.decode("utf-8")
-    except UnicodeDecodeError:
-        return key
+def _key(text: str) -> bytes | None:
+    return rawtext.decode(text) if text else None
 
 
 def _time(text: str) -> datetime | None:
@@ -70,6 +64,7 @@ _READ: Final[dict[str, Callable[[str], Any]]] = {
 }
 #: The columns of a rejects file that a replay reads back.
 READ_BACK: Final = frozenset(_READ)
+assert frozenset(KEPT_PATHS) == READ_BACK, "a kept path without a reader"
 
 
 class _Hashing(io.RawIOBase):
@@ -343,12 +338,4 @@ def _record(
                 values[header[i]] = read(row[i])
             except ValueError as exc:
                 raise RunError(f"{where}, column {header[i]}: {exc}") from exc
-    meta = Meta(**{name[5:]: value for name, value in values.items() if name.startswith("meta.")})
-    validator = values.get("reject.validator", "")
-    rejection = Rejection(
-        validator=validator,
-        reason=values.get("reject.reason", ""),
-        rule=values.get("reject.rule") or validator,
-        replays=values.get("reject.replays", 0),
-    )
-    return Record(raw=values["raw"], meta=meta, reject=rejection)
+    return reject_of(values)

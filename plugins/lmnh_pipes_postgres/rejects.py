@@ -10,30 +10,15 @@ import psycopg
 from psycopg import sql
 
 from lmnh_pipes import ConfigError, Record, RunError
-from lmnh_pipes.records import Rejection, compile_path, make_meta, make_record
-from lmnh_pipes.replaying import Settlement, StoredReject
+from lmnh_pipes.records import compile_path
+from lmnh_pipes.replaying import KEPT_PATHS, Settlement, StoredReject, reject_of
 
 from .rows import converter
 from .tables import TableSpec, known_path
 
 __all__ = ["RejectsTable"]
 
-#: The record paths a rejects table can give back, and what a row of it then holds.
-_READABLE = frozenset(
-    {
-        "raw",
-        "meta.source",
-        "meta.topic",
-        "meta.partition",
-        "meta.offset",
-        "meta.key",
-        "meta.timestamp",
-        "reject.validator",
-        "reject.rule",
-        "reject.reason",
-        "reject.replays",
-    }
-)
+_READABLE = frozenset(KEPT_PATHS)
 
 
 @attrs.frozen
@@ -88,30 +73,11 @@ class RejectsTable:
         return [self._stored(row) for row in conn.execute(query, args).fetchall()]
 
     def _stored(self, row: Sequence[Any]) -> StoredReject:
-        got = {path: value for (_, path, _), value in zip(self.columns, row[1:], strict=True)}
-        key = got.get("meta.key")
-        if isinstance(key, bytes | memoryview):
-            key = _text_or_bytes(bytes(key))
-        meta = make_meta(
-            str(got.get("meta.source") or ""),
-            str(got.get("meta.topic") or ""),
-            int(got.get("meta.partition") or 0),
-            int(got.get("meta.offset") or 0),
-            key,
-            got.get("meta.timestamp"),
-        )
-        raw = got.get("raw")
-        raw = bytes(raw) if isinstance(raw, bytes | memoryview) else str(raw or "").encode("utf-8")
-        record = attrs.evolve(
-            make_record(None, raw, meta),
-            reject=Rejection(
-                validator=str(got.get("reject.validator") or ""),
-                rule=str(got.get("reject.rule") or ""),
-                reason=str(got.get("reject.reason") or ""),
-                replays=int(got.get("reject.replays") or 0),
-            ),
-        )
-        return StoredReject(record=record, handle=row[0])
+        kept = {path: value for (_, path, _), value in zip(self.columns, row[1:], strict=True)}
+        raw = kept.get("raw")
+        if isinstance(raw, str):  # a text column: the bytes it was written from
+            kept["raw"] = raw.encode("utf-8")
+        return StoredReject(record=reject_of(kept), handle=row[0])
 
     def settle(self, cur: psycopg.Cursor[Any], settlement: Settlement) -> None:
         """Delete the accepted and the dropped; rewrite the still-rejected's reasons and replay counts. RunError,
@@ -168,11 +134,3 @@ class RejectsTable:
 
 def _replays(record: Record) -> int:
     return record.reject.replays if record.reject is not None else 0
-
-
-def _text_or_bytes(data: bytes) -> str | bytes:
-    """A key as a record's ``meta`` holds it: text when it is UTF-8, else the bytes."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data
