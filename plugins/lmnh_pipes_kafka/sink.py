@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from lmnh_pipes import (
 )
 
 from .connection import Connection
+from .messages import KEY, Header, Outgoing, key_bytes, millis, reject_headers
 
 __all__ = ["VALUE_MODES", "KafkaSink"]
 
@@ -93,6 +94,14 @@ class KafkaSink(Connection):
             raise ConfigError(f"topic {self.topic} does not exist on {self.bootstrap_servers}")
 
     def write(self, records: Sequence[Record]) -> None:
+        self.produce(records, self._encode)
+
+    def produce(self, records: Sequence[Record], encode: Callable[[Record], Outgoing]) -> None:
+        """Produce each record as ``encode`` makes it a message, and wait until the brokers acknowledged them all.
+
+        Raises as ``write`` does: :class:`TransientError` for an outage (called again with the same records, it
+        produces only those neither delivered nor in flight), :class:`RecordRejectedError` for records that can
+        never be delivered, :class:`RunError` for a fault of the topic or its rights."""
         producer = self._producer
         if producer is None:
             raise RunError("the kafka sink was not opened")
@@ -101,11 +110,19 @@ class KafkaSink(Connection):
             rid = id(record)
             if self._delivered.get(rid) is record or self._in_flight.get(rid) is record:
                 continue
-            value, key, headers = self._encode(record)
+            out = encode(record)
             on_delivery = functools.partial(self._on_delivery, record)
             while True:
                 try:
-                    producer.produce(self.topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+                    producer.produce(
+                        self.topic,
+                        value=out.value,
+                        key=out.key,
+                        headers=out.headers,
+                        partition=out.partition,
+                        timestamp=out.timestamp,
+                        on_delivery=on_delivery,
+                    )
                     self._in_flight[rid] = record
                     break
                 except BufferError:
@@ -136,9 +153,9 @@ class KafkaSink(Connection):
         self._delivered.clear()
         self._in_flight.clear()
 
-    def _encode(self, record: Record) -> tuple[bytes, bytes | None, list[tuple[str, str | bytes | None]]]:
-        mode = self.value
-        if mode == "raw" or (mode == "auto" and (record.reject is not None or record.value is None)):
+    def _encode(self, record: Record) -> Outgoing:
+        rejected = record.reject is not None
+        if self.value == "raw" or rejected or (self.value == "auto" and record.value is None):
             value = record.raw
         else:
             value = json.dumps(record.value, default=json_default).encode("utf-8")
@@ -147,19 +164,15 @@ class KafkaSink(Connection):
             k = record.get(self.key)
             if k is not MISSING and k is not None:
                 key = k if isinstance(k, bytes) else str(k).encode("utf-8")
-        headers: list[tuple[str, str | bytes | None]] = [
-            (name, _header(record.get(path))) for name, path in self.headers.items()
-        ]
-        if record.reject is not None:
-            headers += [
-                ("lmnh.validator", record.reject.validator.encode()),
-                ("lmnh.rule", record.reject.rule.encode()),
-                ("lmnh.reason", record.reject.reason.encode("utf-8", "backslashreplace")),
-                ("lmnh.topic", record.meta.topic.encode("utf-8", "backslashreplace")),
-                ("lmnh.partition", str(record.meta.partition).encode()),
-                ("lmnh.offset", str(record.meta.offset).encode()),
-            ]
-        return value, key, headers
+        elif rejected:
+            key = key_bytes(record.meta.key)
+        headers: list[Header] = [(name, _header(record.get(path))) for name, path in self.headers.items()]
+        if not rejected:
+            return Outgoing(value=value, key=key, headers=headers)
+        headers += reject_headers(record)
+        if self.key is not None:  # the message key is another field: the original key goes in a header
+            headers.append((KEY, key_bytes(record.meta.key)))
+        return Outgoing(value=value, key=key, headers=headers, timestamp=millis(record.meta.timestamp))
 
     def _on_delivery(self, record: Record, err: ck.KafkaError | None, msg: ck.Message) -> None:
         self._in_flight.pop(id(record), None)
