@@ -31,6 +31,7 @@ from .plan import DeliveryPlan, Guarantee
 from .plugins import get_plugin_manager, get_registry
 from .records import MISSING, FieldPath, Meta, Record, Rejection, json_default
 from .registry import ComponentType, Registry
+from .replay import ReplayReport
 from .report import RunReport
 from .retry import RetryPolicy
 from .timeofday import parse_time_of_day, parse_time_zone
@@ -64,6 +65,7 @@ __all__ = [
     "RecordRejectedError",
     "Registry",
     "Rejection",
+    "ReplayReport",
     "RetryPolicy",
     "RunError",
     "RunReport",

@@ -312,6 +312,55 @@ def tap_command(
     )
 
 
+@main.command(name="replay")
+@_pipeline_arg
+@click.option("--rule", "rules", multiple=True, metavar="RULE", help="Replay the rejects of this rule (repeatable).")
+@click.option(
+    "--validator",
+    "validators",
+    multiple=True,
+    metavar="NAME",
+    help="Replay the rejects of this validator (repeatable).",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Replay at most N rejects.")
+@click.option(
+    "--max-replays",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Pass over rejects that were replayed N times already.",
+)
+@click.option("--dry-run", is_flag=True, help="Write and change nothing; print what would be accepted.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_env_file_opt
+@_traceback_opt
+def replay_command(
+    pipeline_file: Path,
+    rules: tuple[str, ...],
+    validators: tuple[str, ...],
+    limit: int | None,
+    max_replays: int | None,
+    dry_run: bool,
+    as_json: bool,
+    env_file: Path | None,
+    traceback: bool,
+) -> None:
+    """Run the stored rejects through the current validators; write those now accepted to the sink, once."""
+    pipeline = _load(pipeline_file, env_file, traceback)
+    _name_logs(pipeline)
+    if pipeline.rejects is None:
+        _fail(ConfigError(f"{pipeline_file}: the pipeline has no rejects sink: nothing to replay"), EXIT_CONFIG, False)
+    try:
+        report = pipeline.replay(
+            rule=rules, validator=validators, limit=limit, max_replays=max_replays, dry_run=dry_run
+        )
+    except ConfigError as exc:
+        _fail(exc, EXIT_CONFIG, traceback)
+    except LmnhPipesError as exc:
+        _fail(exc, EXIT_RUN_FAILED, traceback, prefix="replay failed: ")
+    click.echo(json.dumps(report.to_dict()) if as_json else "\n".join(report.lines()))
+
+
 @main.command(name="test")
 @click.argument("paths", nargs=-1, metavar="[PATH]...", type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")

@@ -17,6 +17,7 @@ from .metrics import Metrics
 from .plan import DEFAULT_NAME, DeliveryPlan, plan_delivery
 from .records import Record
 from .registry import Kind
+from .replay import ReplayReport, Selection, replay
 from .report import RunReport
 from .retry import RetryPolicy
 from .runner import Runner
@@ -116,9 +117,54 @@ class Pipeline:
         )
         return runner.run()
 
+    def replay(
+        self,
+        *,
+        rule: str | Iterable[str] = (),
+        validator: str | Iterable[str] = (),
+        limit: int | None = None,
+        max_replays: int | None = None,
+        dry_run: bool = False,
+    ) -> ReplayReport:
+        """Run the rejects that the rejects sink stored through the current validators, from the first, and write
+        those now accepted to the sink; the rest stay rejects, with their new reasons. ``lmnh-pipes replay``.
+
+        ``rule`` and ``validator`` (one name or several) choose rejects by what refused them; ``limit`` caps how
+        many are replayed; ``max_replays`` passes over rejects replayed that often already. ``dry_run`` writes
+        and changes nothing, and reports what would be accepted. Raises
+        :class:`~lmnh_pipes.errors.ConfigError` when there is no rejects sink or it cannot give its rejects back,
+        and :class:`~lmnh_pipes.errors.RunError` when the replay failed (its batch in hand was not settled).
+        """
+        if self.rejects is None:
+            raise ConfigError("the pipeline has no rejects sink: there is nothing to replay")
+        selection = Selection(
+            rules=frozenset(_names(rule)),
+            validators=frozenset(_names(validator)),
+            limit=limit,
+            max_replays=max_replays,
+        )
+        try:
+            return replay(
+                pipeline=self.name,
+                source=self.source,
+                validators=self.validators,
+                sink=self.sink,
+                store=self.rejects,
+                selection=selection,
+                dry_run=dry_run,
+                batch_size=self.batch.max_records,
+                retry=self.retry,
+            )
+        except ConfigError as exc:
+            raise self.locate(self.rejects, exc) from exc
+
     def validate(self, items: Iterable[Any]) -> list[Record]:
         """Run the validator chain alone over dicts, bytes, strings or records (for notebooks).
 
         The validators must have been opened (``open()``) if they need to load anything.
         """
         return validate_all(self.validators, [Record.of(item) for item in items])
+
+
+def _names(names: str | Iterable[str]) -> list[str]:
+    return [names] if isinstance(names, str) else list(names)

@@ -21,7 +21,7 @@ import attrs
 
 from .capabilities import Decoding, closer, opener
 from .delivery import OverwritingSink, PositionStore, ReplayableSource
-from .errors import ConfigError, RecordRejectedError, RunError
+from .errors import ConfigError, LmnhPipesError, RecordRejectedError, RunError
 from .interfaces import Sink, Source, Validator
 from .records import Record, make_record
 from .replaying import (
@@ -33,6 +33,7 @@ from .replaying import (
     Settlement,
     StoredReject,
 )
+from .report import counts_as_dicts, counts_lines, summary_lines
 from .retry import RetryPolicy
 from .validation import validate_all
 
@@ -144,31 +145,24 @@ class ReplayReport:
             "written": self.written,
             "dropped": self.dropped,
             "still_rejected": self.rejected,
-            "still_rejected_by": [
-                {"validator": v, "rule": r, "count": n} for (v, r), n in sorted(self.still_rejected.items())
-            ],
+            "still_rejected_by": counts_as_dicts(self.still_rejected),
         }
 
     def lines(self) -> list[str]:
         """The report as a person reads it."""
-        accepted = "would be accepted" if self.dry_run else "accepted"
-        out = [
-            f"replay of {self.pipeline}{' (dry run: nothing written)' if self.dry_run else ''}",
-            f"  rejects read     {self.read:,}",
-            f"  chosen           {self.chosen:,}",
-            f"  {accepted:<17}{self.accepted:,}",
+        rows = [
+            ("rejects read", f"{self.read:,}"),
+            ("chosen", f"{self.chosen:,}"),
+            ("would accept" if self.dry_run else "accepted", f"{self.accepted:,}"),
         ]
         if not self.dry_run:
-            out.append(f"  written          {self.written:,}")
-        out.append(f"  still rejected   {self.rejected:,}")
+            rows.append(("written", f"{self.written:,}"))
+        rows.append(("still rejected", f"{self.rejected:,}"))
         if self.dropped:
-            out.append(f"  dropped copies   {self.dropped:,}")
-        out.append(f"  delivery         {self.delivery}")
-        if self.still_rejected:
-            out.append("  still rejected by validator / rule:")
-            for (validator, rule), n in self.still_rejected.most_common():
-                out.append(f"    {n:>9,}  {validator} / {rule}")
-        return out
+            rows.append(("dropped copies", f"{self.dropped:,}"))
+        rows.append(("delivery", self.delivery))
+        title = f"replay of {self.pipeline}{' (dry run: nothing written)' if self.dry_run else ''}"
+        return summary_lines(title, rows) + counts_lines("still rejected by validator / rule:", self.still_rejected)
 
 
 def replay(
@@ -191,10 +185,11 @@ def replay(
     """
     plan = plan_replay(store, sink)
     assert isinstance(store, RejectStore)
-    if not dry_run and isinstance(sink, OverwritingSink):
+    if isinstance(sink, OverwritingSink):
         if not isinstance(sink, OutputKeeper):
             raise ConfigError(f"the sink ({type(sink).__name__}) replaces its output when it opens: replay cannot add")
-        sink.keep_output()
+        if not dry_run:
+            sink.keep_output()
     policy = retry or RetryPolicy()
     report = ReplayReport(pipeline=pipeline, dry_run=dry_run, delivery=str(plan))
     deliver = _Delivery(plan=plan, pipeline=pipeline, sink=sink, store=store, retry=policy)
@@ -203,8 +198,8 @@ def replay(
         for validator in validators:
             opener(validator)()
             stack.callback(closer(validator))
+        deliver.prepare(dry_run)
         if not dry_run:
-            deliver.prepare()
             opener(sink)()
             stack.callback(closer(sink))
         for batch in _batches(_chosen(store.stored_rejects(), selection, report), batch_size):
@@ -230,13 +225,16 @@ class _Item:
 
 def _chosen(stored: Iterable[StoredReject], selection: Selection, report: ReplayReport) -> Iterator[_Item]:
     """Every stored reject read, marked chosen or not, until ``selection.limit`` were chosen."""
+    if selection.limit is not None and selection.limit <= 0:
+        return
     for item in stored:
-        if selection.limit is not None and report.chosen >= selection.limit:
-            return
         report.read += 1
         chosen = not item.duplicate and selection.chooses(item)
         report.chosen += chosen
         yield _Item(item, chosen)
+        # Stop before taking another: a store with no end (a topic) would wait for one.
+        if selection.limit is not None and report.chosen >= selection.limit:
+            return
 
 
 def _batches(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
@@ -271,7 +269,12 @@ def _decide(
 def _fresh(record: Record, source: Source) -> Record:
     """The reject as its source first gave it: its raw bytes and coordinates, decoded as the source decodes."""
     new = make_record(None, record.raw, record.meta)
-    return source.decode(new) if isinstance(source, Decoding) else new
+    if not isinstance(source, Decoding):
+        return new
+    try:
+        return source.decode(new)
+    except ValueError as exc:
+        raise ConfigError(f"the source cannot decode a stored reject alone, so it cannot be replayed: {exc}") from exc
 
 
 def _counted(stored: StoredReject, record: Record) -> Record:
@@ -305,10 +308,11 @@ class _Delivery:
     store: RejectStore
     retry: RetryPolicy
 
-    def prepare(self) -> None:
-        """Before the sink opens: undo a journaled replay that crashed; give a positioned store its positions."""
+    def prepare(self, dry_run: bool) -> None:
+        """Before the sink opens: undo a journaled replay that crashed (not in a dry run, which changes nothing);
+        give a positioned store its positions, so that a dry run reads what the replay would."""
         store, sink = self.store, self.sink
-        if self.plan.mode is ReplayMode.JOURNALED:
+        if self.plan.mode is ReplayMode.JOURNALED and not dry_run:
             assert isinstance(store, JournalingStore)
             assert isinstance(sink, RewindableSink)
             mark = store.unfinished_replay()
@@ -329,6 +333,10 @@ class _Delivery:
                 return self._deliver(accepted, settlement), settlement
             except RecordRejectedError as exc:
                 accepted, settlement = _refused(exc, accepted, settlement)
+            except LmnhPipesError:
+                raise
+            except Exception as exc:  # a component's own error: the replay fails, its batch not settled
+                raise RunError(f"replaying a batch failed: {type(exc).__name__}: {exc}") from exc
 
     def _deliver(self, accepted: list[Record], settlement: Settlement) -> int:
         store, sink, mode, call = self.store, self.sink, self.plan.mode, self.retry.call

@@ -50,11 +50,11 @@ class RunReport:
             "stopped_by": self.stopped_by,
             "delivery": str(self.delivery) if self.delivery is not None else None,
             "guarantee": self.delivery.guarantee.value if self.delivery is not None else None,
-            "rejected_by": [{"validator": v, "rule": r, "count": n} for (v, r), n in self._rejections()],
+            "rejected_by": counts_as_dicts(self.rejected_by),
         }
 
     def _rejections(self) -> list[tuple[tuple[str, str], int]]:
-        return sorted(self.rejected_by.items(), key=lambda item: (-item[1], item[0]))
+        return by_count(self.rejected_by)
 
     def _rows(self) -> list[tuple[str, str]]:
         return [
@@ -70,12 +70,8 @@ class RunReport:
         ]
 
     def __str__(self) -> str:
-        rows = self._rows()
-        width = max(len(k) for k, _ in rows)
-        lines = [f"pipeline {self.pipeline}"] + [f"  {k:<{width}}  {v}" for k, v in rows]
-        if self.rejected_by:
-            lines.append("  rejected by validator / rule:")
-            lines += [f"    {n:>9,}  {v} / {r}" for (v, r), n in self._rejections()]
+        lines = summary_lines(f"pipeline {self.pipeline}", self._rows())
+        lines += counts_lines("rejected by validator / rule:", self.rejected_by)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -95,3 +91,26 @@ class RunReport:
                 f"<tbody>{rejects}</tbody></table>"
             )
         return out
+
+
+def by_count(counts: Counter[tuple[str, str]]) -> list[tuple[tuple[str, str], int]]:
+    """(validator, rule) counts, the most frequent first, then by name."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def counts_as_dicts(counts: Counter[tuple[str, str]]) -> list[dict[str, Any]]:
+    """(validator, rule) counts as ``--json`` gives them: ``{"validator", "rule", "count"}``, most frequent first."""
+    return [{"validator": v, "rule": r, "count": n} for (v, r), n in by_count(counts)]
+
+
+def counts_lines(heading: str, counts: Counter[tuple[str, str]]) -> list[str]:
+    """(validator, rule) counts under ``heading``, as a summary prints them; nothing when there are none."""
+    if not counts:
+        return []
+    return [f"  {heading}"] + [f"    {n:>9,}  {v} / {r}" for (v, r), n in by_count(counts)]
+
+
+def summary_lines(title: str, rows: list[tuple[str, str]]) -> list[str]:
+    """``title``, then each (label, value) row with the values aligned."""
+    width = max(len(k) for k, _ in rows)
+    return [title] + [f"  {k:<{width}}  {v}" for k, v in rows]

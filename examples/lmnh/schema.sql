@@ -53,7 +53,8 @@ INSERT INTO request (request_id, request_description) VALUES
     (0, 'Assistance'), (1, 'Emergency')
 ON CONFLICT DO NOTHING;
 
--- Every rejected message, with the rule that refused it and its original bytes.
+-- Every rejected message, with the rule that refused it, its original bytes, key and timestamp, so that
+-- `lmnh-pipes replay` can run it again once the cause is fixed; replays counts the replays that still refused it.
 CREATE TABLE IF NOT EXISTS kiosk_reject (
     kiosk_reject_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     topic           text        NOT NULL,
@@ -63,8 +64,15 @@ CREATE TABLE IF NOT EXISTS kiosk_reject (
     rule            text        NOT NULL,
     reason          text        NOT NULL,
     raw             bytea       NOT NULL,
+    key             bytea,
+    "timestamp"     timestamptz,
+    replays         integer     NOT NULL DEFAULT 0,
     rejected_at     timestamptz NOT NULL DEFAULT now()
 );
+-- A table made by an earlier version of this file gains the replay columns.
+ALTER TABLE kiosk_reject ADD COLUMN IF NOT EXISTS key bytea;
+ALTER TABLE kiosk_reject ADD COLUMN IF NOT EXISTS "timestamp" timestamptz;
+ALTER TABLE kiosk_reject ADD COLUMN IF NOT EXISTS replays integer NOT NULL DEFAULT 0;
 
 -- The exhibition files land here as they are (catalogue.yaml upserts them by id); the trigger keeps
 -- department, floor and exhibition in step, so loading the catalogue twice changes nothing.

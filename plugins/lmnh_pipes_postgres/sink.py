@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -16,9 +16,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from lmnh_pipes import ConfigError, Record, RecordRejectedError, RunError, Sink, TransientError, option_doc
 from lmnh_pipes.delivery import Positions
 from lmnh_pipes.records import MISSING, compile_path, offsets_by_partition
+from lmnh_pipes.replaying import RejectStore, Settlement, StoredReject
 
 from .errors import is_transient
 from .positions import PositionsTable
+from .rejects import RejectsTable
 from .rows import LookUp, RowError, row_builder
 from .tables import ON_CONFLICT, Column, TableSpec, default_column, parse_tables
 
@@ -104,6 +106,7 @@ class PostgresSink:
     _route: Callable[[Record], Any] = attrs.field(init=False, repr=False)
     _targets: dict[str, _Target] = attrs.field(factory=dict, init=False, repr=False)
     _lookups: dict[tuple[str, str, str], dict[Any, Any]] = attrs.field(factory=dict, init=False, repr=False)
+    _rejects_table: RejectsTable | None = attrs.field(default=None, init=False, repr=False)
     _conn: psycopg.Connection[Any] | None = attrs.field(default=None, init=False, repr=False)
     _offsets_ready: bool = attrs.field(default=False, init=False, repr=False)
     _positions: PositionsTable = attrs.field(init=False, repr=False)
@@ -254,6 +257,55 @@ class PostgresSink:
             self._ensure_offsets_table()
             self._ensure_position_rows(pipeline, sorted(ends))
             return self._writing(transaction)
+
+    # -- replay: as the rejects sink, a store of rejects; as the sink, the transaction that settles them --
+
+    def stored_rejects(self) -> Iterator[StoredReject]:
+        """The rejects table's rows in primary-key order, read a page at a time on a connection of their own."""
+        try:
+            with self._connect() as conn:
+                table = self._rejects(conn)
+                after = None
+                while page := table.page(conn, after, 1000):
+                    yield from page
+                    after = page[-1].handle
+        except psycopg.Error as exc:
+            raise self._classify(exc) from exc
+
+    def settle(self, settlement: Settlement) -> None:
+        with self._lock:
+            self._in_transaction(lambda cur: self._rejects(cur.connection).settle(cur, settlement))
+
+    def joins_replay(self, store: RejectStore) -> bool:
+        return isinstance(store, PostgresSink) and store.conninfo == self.conninfo
+
+    def write_replayed(
+        self, pipeline: str, accepted: Sequence[Record], settlement: Settlement, store: RejectStore | None
+    ) -> int:
+        joined = store if isinstance(store, PostgresSink) else None
+        positions = dict(settlement.positions)
+
+        def transaction(cur: psycopg.Cursor[Any], isolate: bool) -> int:
+            written = self._copy_records(cur, accepted, isolate)
+            if joined is not None:
+                joined._rejects(cur.connection).settle(cur, settlement)
+            if positions:
+                stored = self._positions.lock(cur, pipeline, sorted(positions))
+                self._positions.store(cur, pipeline, {k: v for k, v in positions.items() if v > stored.get(k, -1)})
+            return written
+
+        with self._lock:
+            if positions:
+                self._ensure_offsets_table()
+                self._ensure_position_rows(pipeline, sorted(positions))
+            return self._writing(transaction)
+
+    def _rejects(self, conn: psycopg.Connection[Any]) -> RejectsTable:
+        if self._rejects_table is None:
+            if len(self._specs) != 1:
+                raise ConfigError("replay reads a rejects sink with one table, not a route to several")
+            self._rejects_table = RejectsTable.describe(conn, next(iter(self._specs.values())))
+        return self._rejects_table
 
     def stored_positions(self, pipeline: str, partitions: Sequence[tuple[str, int]]) -> Positions:
         if not partitions:

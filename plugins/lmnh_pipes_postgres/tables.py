@@ -75,6 +75,11 @@ class TableSpec:
         return sql.SQL(".").join(sql.Identifier(p) for p in self.table.split("."))
 
 
+def known_path(name: str) -> str | None:
+    """The record path a column named ``name`` takes by default when it names a record's metadata, else None."""
+    return _DEFAULT_PATHS.get(name)
+
+
 def default_column(name: str) -> Column:
     """The column a table column takes when no mapping names it."""
     return Column(name=name, path=_DEFAULT_PATHS.get(name, name))

@@ -78,6 +78,15 @@ def test_every_option_of_run_is_in_the_readme():
     assert not missing, f"README.md does not mention {missing}"
 
 
+def test_every_option_of_replay_is_in_its_section():
+    section = README.split("## Rejects: see them, fix the cause, replay them", 1)[1].split("\n## ", 1)[0]
+    replay = main.commands["replay"]
+    names = [opt for p in replay.params if isinstance(p, click.Option) for opt in p.opts]
+    assert {"--rule", "--validator", "--dry-run", "--max-replays", "--limit"} <= set(names)
+    missing = [name for name in names if f"`{name}" not in section and name not in ("--env-file", "--traceback")]
+    assert not missing, f"the README's replay section does not mention {missing}"
+
+
 def test_the_readme_names_every_key_of_run_json(quickstart):
     _, summary = quickstart
     bullet = paragraph("- **Summary**")
