@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -21,8 +21,11 @@ from lmnh_pipes import (
     json_default,
     option_doc,
 )
+from lmnh_pipes.delivery import PositionStore
+from lmnh_pipes.replaying import Settlement, StoredReject
 
 from .connection import Connection
+from .deadletter import KafkaReplay
 from .messages import KEY, Header, Outgoing, key_bytes, millis, reject_headers
 
 __all__ = ["VALUE_MODES", "KafkaSink"]
@@ -53,6 +56,16 @@ class KafkaSink(Connection):
     flush_timeout: float = attrs.field(
         default=30.0, metadata=option_doc("seconds write waits for the brokers to acknowledge a batch")
     )
+    replay_group: str | None = attrs.field(
+        default=None,
+        metadata=option_doc(
+            "as a rejects sink: the consumer group of lmnh-pipes replay (default lmnh-pipes-replay.TOPIC)"
+        ),
+    )
+    replay_idle: float = attrs.field(
+        default=5.0,
+        metadata=option_doc("as a rejects sink: seconds without a message after which a replay has read the topic"),
+    )
     _producer: ck.Producer | None = attrs.field(default=None, init=False, repr=False)
     _errors: list[tuple[Record, ck.KafkaError]] = attrs.field(factory=list, init=False, repr=False)
     # The records of the batch in hand already delivered, or produced and not yet reported on, so that a retry
@@ -60,11 +73,20 @@ class KafkaSink(Connection):
     # so that no other record can take its id.
     _delivered: dict[int, Record] = attrs.field(factory=dict, init=False, repr=False)
     _in_flight: dict[int, Record] = attrs.field(factory=dict, init=False, repr=False)
+    _position_store: tuple[PositionStore, str] | None = attrs.field(default=None, init=False, repr=False)
+    _replay: KafkaReplay | None = attrs.field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         if self.value not in VALUE_MODES:
             raise ValueError(f"value must be auto, json or raw, found {self.value!r}")
+        if self.replay_idle <= 0:
+            raise ValueError(f"replay_idle must be positive, found {self.replay_idle}")
+
+    @property
+    def replay_group_id(self) -> str:
+        """The consumer group whose offsets hold (or, beside a position store, show) where replays stand."""
+        return self.replay_group or f"lmnh-pipes-replay.{self.topic}"
 
     def producer_settings(self) -> dict[str, Any]:
         """The librdkafka producer settings (with secrets)."""
@@ -146,7 +168,28 @@ class KafkaSink(Connection):
             raise RecordRejectedError("kafka", refused)
         self._delivered.clear()  # the batch is done
 
+    def use_position_store(self, store: PositionStore, pipeline: str) -> None:
+        """As a reject store: read the dead-letter topic from ``store``'s positions for ``pipeline`` (a replay
+        whose sink stores them in its rows' transaction), not from the replay group's offsets."""
+        self._position_store = (store, pipeline)
+
+    def stored_rejects(self) -> Iterator[StoredReject]:
+        """The rejects in the dead-letter topic from its position on (see :mod:`.deadletter`)."""
+        if self._replay is not None:
+            self._replay.close()
+        self._replay = KafkaReplay(sink=self, position_store=self._position_store)
+        return self._replay.read()
+
+    def settle(self, settlement: Settlement) -> None:
+        """Produce the rejects still refused, and those passed over, again; then commit the replay group."""
+        if self._replay is None:
+            raise RunError("settle() before stored_rejects(): nothing was read to settle")
+        self._replay.settle(settlement)
+
     def close(self) -> None:
+        replay, self._replay = self._replay, None
+        if replay is not None:
+            replay.close()
         producer, self._producer = self._producer, None
         if producer is not None:
             producer.flush(self.flush_timeout)
