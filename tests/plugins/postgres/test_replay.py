@@ -37,19 +37,25 @@ def _missing_file() -> Path:
     return next(p for p in EXHIBITIONS if json.loads(p.read_text())["EXHIBITION_ID"] == MISSING)
 
 
-@pytest.fixture
-def museum(tansu, topic_name, pg_dsn, tmp_path):
-    """The museum's database and catalogue without MISSING, a run over N presses, and the truth to compare with."""
-    catalogue = tmp_path / "exhibitions"
+def late_museum(dsn: str, directory: Path) -> Path:
+    """The museum's database, and a catalogue in ``directory``, both without MISSING; the catalogue."""
+    catalogue = directory / "exhibitions"
     catalogue.mkdir()
     for path in EXHIBITIONS:
         if path != _missing_file():
             shutil.copy(path, catalogue)
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+    with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(SCHEMA)
         for row in exhibition_rows():
             if row[0] != MISSING:
                 conn.execute("INSERT INTO exhibition_file VALUES (%s, %s, %s, %s, %s, %s)", row)
+    return catalogue
+
+
+@pytest.fixture
+def museum(tansu, topic_name, pg_dsn, tmp_path):
+    """The museum's database and catalogue without MISSING, a run over N presses, and the truth to compare with."""
+    catalogue = late_museum(pg_dsn, tmp_path)
     (tmp_path / "pipeline.yaml").write_text(PIPELINE.replace("max_records: 1000", "max_records: '${BATCH:-1000}'"))
     env = environment(pg_dsn, tansu.bootstrap, topic_name, CATALOGUE=str(catalogue))
     truth = produce_truth(tansu, topic_name, N)
