@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .batching import BatchOptions
+from .breaker import RejectLimit
 from .config import load
 from .decoding import DecodeError, decode_object, decode_value
 from .errors import (
@@ -19,6 +20,7 @@ from .errors import (
     PluginError,
     Problem,
     RecordRejectedError,
+    RejectLimitError,
     RunError,
     TransientError,
 )
@@ -64,6 +66,8 @@ __all__ = [
     "Record",
     "RecordRejectedError",
     "Registry",
+    "RejectLimit",
+    "RejectLimitError",
     "Rejection",
     "ReplayReport",
     "RetryPolicy",

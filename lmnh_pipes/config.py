@@ -21,6 +21,7 @@ import attrs
 import cattrs
 
 from .batching import BatchOptions
+from .breaker import RejectLimit
 from .capabilities import OfflineCheck
 from .conformance import conformance_problems
 from .environ import read_env_file_text
@@ -38,7 +39,7 @@ from .yamlfile import Document, Interpolated, KeyPath, parse_document, typed_sca
 __all__ = ["Stages", "build", "build_component", "load", "load_environment", "load_stages"]
 
 T = TypeVar("T")
-TOP_KEYS = ("name", "source", "validators", "sink", "rejects", "batch", "retry", "http")
+TOP_KEYS = ("name", "source", "validators", "sink", "rejects", "batch", "retry", "http", "reject_limit")
 
 
 def load(
@@ -112,6 +113,9 @@ def build(
     batch = _options(doc, "batch", BatchOptions, problems)
     retry = _options(doc, "retry", RetryPolicy, problems)
     http = _options(doc, "http", HttpOptions, problems) if data.get("http") is not None else None
+    reject_limit = None
+    if data.get("reject_limit") is not None:
+        reject_limit = _options(doc, "reject_limit", RejectLimit, problems)
     if checks is not None:
         for component in (*validators, source, sink, rejects):
             if isinstance(component, OfflineCheck):
@@ -127,6 +131,7 @@ def build(
         batch=batch,
         retry=retry,
         http=http,
+        reject_limit=reject_limit,
         origins=origins,
     )
 
@@ -471,7 +476,7 @@ _converter.register_structure_hook(int | float | None, lambda v, t: None if v is
 
 
 def _options(doc: Document, key: str, cls: Callable[..., T], problems: list[Problem]) -> T:
-    """The pipeline-wide options under ``key`` (``batch``, ``retry``), or their defaults."""
+    """The pipeline-wide options under ``key`` (``batch``, ``retry``, ...), or their defaults."""
     raw = doc.data.get(key)
     if raw is None:
         return cls()

@@ -9,6 +9,7 @@
      +-- TransientError               an outage: retry with back-off, never turn the record into a reject
      +-- RecordRejectedError          a sink refused some records for their content: they become rejects
      +-- RunError (RuntimeError)      the run failed and stopped without committing the batch in hand (exit 1)
+          +-- RejectLimitError        more of the latest records were rejected than ``reject_limit`` allows
 
 Bad *data* is never an exception: a validator returns the record with a
 :class:`~lmnh_pipes.records.Rejection` attached, and the record flows on to the
@@ -28,6 +29,7 @@ __all__ = [
     "PluginError",
     "Problem",
     "RecordRejectedError",
+    "RejectLimitError",
     "RunError",
     "TransientError",
 ]
@@ -111,3 +113,9 @@ class RecordRejectedError(LmnhPipesError):
 
 class RunError(LmnhPipesError, RuntimeError):
     """The run failed while running, after any retries; the batch in hand was not committed."""
+
+
+class RejectLimitError(RunError):
+    """More than ``reject_limit.max_share`` of the last ``reject_limit.window`` records were rejected. The batch
+    that crossed the limit was neither written nor acknowledged, so that a run started after the cause is fixed
+    reads it again; the batches before it were written and acknowledged."""

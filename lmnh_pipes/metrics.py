@@ -61,11 +61,16 @@ class Metrics:
     running: bool = False
     source_ready: Callable[[], bool] = lambda: True
     positions: Callable[[], dict[tuple[str, int], int]] = dict
+    #: The share of the reject limit's window that is rejected; None when the run has no ``reject_limit``.
+    reject_share: float | None = None
+    #: Whether the reject limit was crossed (the run then stops).
+    reject_limit_tripped: bool = False
 
     @property
     def ready(self) -> bool:
-        """Partitions are assigned (or the source needs none) and the sink is reachable."""
-        return self.running and self.sink_ok and self.source_ready()
+        """Partitions are assigned (or the source needs none), the sink is reachable, and the reject limit has not
+        been crossed."""
+        return self.running and self.sink_ok and not self.reject_limit_tripped and self.source_ready()
 
     def render(self) -> str:
         """The Prometheus text exposition of every metric."""
@@ -112,10 +117,19 @@ class Metrics:
                     f'lmnh_pipes_committed_offset{{{p},topic="{_escape(t)}",partition="{part}"}} {o}'
                     for (t, part), o in sorted(self.positions().items())
                 ),
-                "# HELP lmnh_pipes_ready 1 when partitions are assigned and the sink is reachable.",
+                "# HELP lmnh_pipes_ready 1 when partitions are assigned, the sink is reachable and no limit crossed.",
                 "# TYPE lmnh_pipes_ready gauge",
                 f"lmnh_pipes_ready{{{p}}} {int(self.ready)}",
             ]
+            if self.reject_share is not None:
+                lines += [
+                    "# HELP lmnh_pipes_reject_share The share of the reject limit's window that was rejected.",
+                    "# TYPE lmnh_pipes_reject_share gauge",
+                    f"lmnh_pipes_reject_share{{{p}}} {self.reject_share:.6g}",
+                    "# HELP lmnh_pipes_reject_limit_tripped 1 once the share passed max_share, which stops the run.",
+                    "# TYPE lmnh_pipes_reject_limit_tripped gauge",
+                    f"lmnh_pipes_reject_limit_tripped{{{p}}} {int(self.reject_limit_tripped)}",
+                ]
         return "\n".join(lines) + "\n"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from .batching import BatchOptions
+from .breaker import RejectLimit
 from .conformance import conformance_problems
 from .errors import ConfigError, Problem
 from .http import HttpOptions
@@ -41,6 +42,8 @@ class Pipeline:
     batch: BatchOptions = attrs.field(factory=BatchOptions)
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     http: HttpOptions | None = None
+    #: Stop before writing a batch that takes the share of rejects past ``max_share``; None: never.
+    reject_limit: RejectLimit | None = None
     name: str = DEFAULT_NAME
     #: Where each component was configured (id -> a Problem holding file, line and key path), when built from
     #: a file: errors that components find when opened or checked are reported there.
@@ -93,7 +96,8 @@ class Pipeline:
 
         Raises :class:`~lmnh_pipes.errors.ConfigError` if the delivery plan refuses the pipeline or a component
         finds its configuration wrong when opened, and :class:`~lmnh_pipes.errors.RunError` if the run failed (the
-        batch in hand was not acknowledged).
+        batch in hand was not acknowledged): :class:`~lmnh_pipes.errors.RejectLimitError` when ``reject_limit`` was
+        crossed.
         """
         runner = Runner(
             pipeline=self.name,
@@ -105,6 +109,7 @@ class Pipeline:
             batch=self.batch,
             retry_policy=self.retry,
             http=self.http,
+            reject_limit=self.reject_limit,
             locate=self.locate,
             limit=limit,
             idle_timeout=idle_timeout,

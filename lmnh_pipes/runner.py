@@ -27,6 +27,11 @@ batch in hand and every later one stay unacknowledged (a drain after a failure d
 closed in reverse order, and :func:`Runner.run` raises :class:`~lmnh_pipes.errors.RunError`. With commits held
 until close, the source releases them only after every sink closed without an error.
 
+**A reject limit** (``reject_limit``): each batch is judged by a :class:`~lmnh_pipes.breaker.RejectWindow` once
+validated and once the batch before it is written and acknowledged. A batch that takes the share of rejects past
+``max_share`` is neither written nor acknowledged: the run stops with
+:class:`~lmnh_pipes.errors.RejectLimitError`, and the next run reads it again.
+
 **A stop** (the end of the source, ``limit``, ``idle_timeout``, the ``stop`` event or a signal): the batch in hand
 is written and acknowledged, then everything closes.
 """
@@ -45,9 +50,10 @@ from types import TracebackType
 import attrs
 
 from .batching import BatchOptions
+from .breaker import RejectLimit, RejectWindow
 from .capabilities import Readiness, acknowledger, closer, opener
 from .delivery import DrainingSource, HoldingSource, ReplayableSource, ResumingSource, TransactionalSink
-from .errors import ConfigError, EndOfInput, LmnhPipesError, RunError, TransientError
+from .errors import ConfigError, EndOfInput, LmnhPipesError, RejectLimitError, RunError, TransientError
 from .http import HttpOptions, MetricsServer
 from .interfaces import Sink, Source, Validator
 from .metrics import Metrics
@@ -83,6 +89,7 @@ class Runner:
     #: Kept up to date as the run goes; its report is what :meth:`run` returns.
     metrics: Metrics
     http: HttpOptions | None = None
+    reject_limit: RejectLimit | None = None
     #: Places a component's ConfigError at its file, line and key path.
     locate: Callable[[object, ConfigError], ConfigError] = lambda component, exc: exc
     limit: int | None = None
@@ -100,6 +107,7 @@ class Runner:
     _retry: StoppableRetry = attrs.field(init=False)
     _writer: Writer = attrs.field(init=False)
     _ack: Callable[[Sequence[Record]], None] = attrs.field(init=False)
+    _window: RejectWindow | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.metrics.report.delivery = self.plan
@@ -113,6 +121,9 @@ class Runner:
             metrics=self.metrics,
         )
         self._ack = acknowledger(self.source)
+        if self.reject_limit is not None:
+            self._window = RejectWindow(self.reject_limit)
+            self.metrics.reject_share = 0.0
 
     @property
     def report(self) -> RunReport:
@@ -273,12 +284,28 @@ class Runner:
         batch = Batch(records=validate_all(self.validators, self._pending), started=started)
         self._pending.clear()
         self._acknowledge()
+        self._judge(batch)
         if self.batch.overlap:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lmnh-pipes-writer")
             self._in_flight = self._executor.submit(self._writer.write, batch)
         else:
             self._in_flight = _completed(self._writer.write(batch))
+
+    def _judge(self, batch: Batch) -> None:
+        """Count the batch's rejects in the reject limit's window; raise :class:`RejectLimitError`, before the
+        batch is handed over, if they crossed the limit (the batch before it is already acknowledged)."""
+        window = self._window
+        if window is None:
+            return
+        crossing = window.add(batch.records)
+        metrics = self.metrics
+        metrics.reject_share = window.share
+        if crossing is not None:
+            metrics.reject_share = crossing.share
+            metrics.reject_limit_tripped = True
+            self.report.stopped_by = "reject limit"
+            raise RejectLimitError(str(crossing))
 
     def _acknowledge(self) -> None:
         """Wait for the batch being written, then acknowledge it to the source and count it."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from .batching import BatchOptions
+from .breaker import RejectLimit
 from .config import TOP_KEYS
 from .http import HttpOptions
 from .options import option_parameters, options_of
@@ -33,6 +34,7 @@ SECTIONS: Final[dict[str, tuple[Callable[..., Any], str]]] = {
     "batch": (BatchOptions, "how records are grouped for writing"),
     "retry": (RetryPolicy, "how an outage is retried: exponential back-off with full jitter"),
     "http": (HttpOptions, "serve /metrics, /healthz and /ready on this address while running"),
+    "reject_limit": (RejectLimit, "stop before writing a batch that takes the share of rejects past max_share"),
 }
 
 _VARIABLE: Final = {"$ref": "#/$defs/variable"}

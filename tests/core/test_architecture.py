@@ -84,6 +84,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "tuning",
         "retry",
         "batching",
+        "breaker",
     ),
     "contracts": ("interfaces", "capabilities", "delivery", "replaying", "registry", "hookspecs"),
     "deciding and reporting": ("conformance", "plan", "report", "metrics", "http"),

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from lmnh_pipes import ConfigError, load
+from lmnh_pipes import ConfigError, RejectLimit, load
 from lmnh_pipes.config import load_stages
 from lmnh_pipes.testing import ListSink, ListSource
 from lmnh_pipes_rules import JsonValidator
@@ -289,3 +289,34 @@ def test_load_stages_needs_no_variable_of_the_sinks(registry, write):
     # The parts it builds are still checked, variables and all.
     with pytest.raises(ConfigError, match="environment variable ITEMS is not set"):
         load_stages(write(text.replace("items: ['{\"a\": 1}']", "items: ${ITEMS}")), registry=registry, environ={})
+
+
+def test_reject_limit_options(registry, write):
+    pipeline = load(write(GOOD + "reject_limit: {window: 200, max_share: 0.25}\n"), registry=registry, environ={})
+    assert pipeline.reject_limit == RejectLimit(window=200, max_share=0.25)
+    assert load(write(GOOD + "reject_limit: {}\n"), registry=registry, environ={}).reject_limit == RejectLimit()
+    assert load(write(GOOD), registry=registry, environ={}).reject_limit is None
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("max_share: 1.5", "13: reject_limit.max_share: max_share must be a share between 0 and 1, found 1.5"),
+        ("max_share: -1", "13: reject_limit.max_share: max_share must be a share between 0 and 1, found -1.0"),
+        ("window: 0", "13: reject_limit.window: window must be a whole number of records, at least 1, found 0"),
+        ("window: 1.5", "13: reject_limit.window: expected an integer, found 1.5"),
+        ("windw: 100", "13: reject_limit.windw: unknown option 'windw' (did you mean 'window'?)"),
+    ],
+)
+def test_reject_limit_errors_name_the_line_and_the_key_path(registry, write, options, message):
+    path = write(GOOD + f"reject_limit:\n  {options}\n")
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert problems(exc) == [f"{path}:{message}"]
+
+
+def test_a_misspelt_reject_limit_key_is_named(registry, write):
+    path = write(GOOD + "reject_limits: {window: 10}\n")
+    with pytest.raises(ConfigError) as exc:
+        load(path, registry=registry, environ={})
+    assert problems(exc) == [f"{path}:12: reject_limits: unknown key 'reject_limits' (did you mean 'reject_limit'?)"]

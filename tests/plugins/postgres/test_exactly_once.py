@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from lmnh_pipes_kiosk import KioskSimulator
+from lmnh_pipes_kiosk import KioskSimulator, Message
 from tests.plugins.postgres.kiosk_db import create_schema, rows
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -60,11 +60,19 @@ batch: {max_records: 1000, max_wait: 0.2}
 """
 
 
-def produce_truth(tansu, topic: str, n: int) -> dict[str, Counter[tuple[object, ...]] | set[tuple[int, int]]]:
+Truth = dict[str, Counter[tuple[object, ...]] | set[tuple[int, int]]]
+
+
+def produce_truth(tansu, topic: str, n: int) -> Truth:
     """Produce ``n`` simulated messages round-robin over the partitions; return what the tables must hold."""
     tansu.create_topic(topic, partitions=PARTITIONS)
     messages = list(KioskSimulator(seed=7, clock="day", invalid_share=0.2).generate(n))
     tansu.produce(topic, [m.raw for m in messages], partitions=PARTITIONS)
+    return truth_of(messages, PARTITIONS)
+
+
+def truth_of(messages: list[Message], partitions: int) -> Truth:
+    """What the tables must hold once ``messages``, produced round-robin over ``partitions``, are all in."""
     ratings: Counter[tuple[object, ...]] = Counter()
     requests: Counter[tuple[object, ...]] = Counter()
     rejected: set[tuple[int, int]] = set()
@@ -78,7 +86,7 @@ def produce_truth(tansu, topic: str, n: int) -> dict[str, Counter[tuple[object, 
             )
             (ratings if m.expected == "rating" else requests)[key] += 1
         else:
-            rejected.add((i % PARTITIONS, i // PARTITIONS))
+            rejected.add((i % partitions, i // partitions))
     return {"rating": ratings, "request": requests, "rejected": rejected}
 
 
