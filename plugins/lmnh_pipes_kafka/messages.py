@@ -97,7 +97,8 @@ def key_bytes(key: str | bytes | None) -> bytes | None:
 
 
 def key_text(key: bytes | None) -> str | bytes | None:
-    """A message key as ``meta.key`` holds it: text when it is valid UTF-8, else the bytes."""
+    """A message key as ``meta.key`` holds it: text when it is valid UTF-8, else the bytes. (``KafkaSource.read``
+    applies the same rule inline: a call per message costs on its hot path.)"""
     if key is None:
         return None
     try:

@@ -155,24 +155,31 @@ def test_a_replay_after_the_catalogue_is_fixed_writes_the_late_exhibition_once(m
 def test_a_replay_killed_again_and_again_loses_nothing_and_writes_nothing_twice(museum):
     dsn = museum["dsn"]
     _add_the_exhibition(museum)
-    env = {**museum["env"], "BATCH": "10"}  # many small transactions, so that the kills land between and inside them
-    rng = random.Random(3)
+    assert kill_replays(museum, random.Random(3)) >= 2, "the replays ended before they could be killed"
+    _replay(museum, "--rule", "exhibition")
+    assert_exactly_once(dsn, museum["truth"])
+    assert stored_total(dsn) == N
+
+
+def kill_replays(museum: dict[str, Any], rng: random.Random, times: int = 4) -> int:
+    """Start ``lmnh-pipes replay --rule exhibition`` ``times`` times, in batches of 10 (so that kills land between
+    and inside transactions), each SIGKILLed at a random moment after it wrote a row; after each, no press may be
+    in its table twice. How many were killed before they ended."""
+    dsn = museum["dsn"]
+    env = {**museum["env"], "BATCH": "10"}
     kills = 0
-    for _ in range(4):
+    for _ in range(times):
         before = written(dsn)
         proc = Run(["replay", str(museum["dir"] / "pipeline.yaml"), "--rule", "exhibition"], env)
         while proc.poll() is None and written(dsn) == before:
             time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.1))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.communicate(timeout=30)
-        time.sleep(rng.uniform(0, 0.2))
         assert_nothing_twice(dsn, museum["truth"])
-    assert kills >= 2, "the replays ended before they could be killed"
-    _replay(museum, "--rule", "exhibition")
-    assert_exactly_once(dsn, museum["truth"])
-    assert stored_total(dsn) == N
+    return kills
 
 
 def assert_nothing_twice(dsn: str, truth: dict[str, Any]) -> None:
