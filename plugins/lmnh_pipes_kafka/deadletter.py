@@ -34,14 +34,19 @@ Why that leaves exactly one live copy of each reject:
 
 1. A copy goes to the partition its predecessor was read from, after it (a topic appends), so all copies of one
    reject are in one partition, in the order they were made.
-2. A position passes a message only after the message's copies are durable, so every message at or after the
-   position when a replay starts is unsettled. The first one of a reject there is its live copy; each later one
-   was made by a replay that read it (or a copy of it) and died before the position passed it: a copy to drop.
-   (The replays count cannot be part of the rule: such a copy counts one replay more than the original that the
-   next replay reads again.)
-3. This replay's own copies are never read (their partition ends there), so its own work is never taken for a
-   duplicate; so are two deliveries of one reject by the pipeline itself (an at-least-once rejects write), which
-   are alike, wherever they landed.
+2. A position passes a message only after the message's copies are durable (POSITIONED: the store settles, then
+   the sink commits rows and position; otherwise rows, then copies, then the group's commit). So, at the start of
+   a replay, the messages at or after the position are unsettled, and the first of a reject's among them is its
+   live copy. Every later one was made by a replay that read that first one (or a copy of it) and died before its
+   position passed it: a leftover to drop. This needs every replay that stored a position to have read on to its
+   own copies, dropping the leftovers on the way (see "stops early" below).
+   (The replays count cannot be part of the rule: a leftover of a still-refused reject counts one replay more
+   than the original that the next replay reads again, and would be replayed as a second reject.)
+3. This replay's own copies are never read (their partition ends at the first), so its own work is never taken
+   for a leftover.
+4. Two deliveries of one reject by the pipeline (its rejects sink is at least once: a crash between producing
+   the rejects and committing the rows produces them again) are alike; the first read counts, the other is
+   dropped the same way.
 
 What is left uncovered, and what it costs:
 
@@ -50,6 +55,9 @@ What is left uncovered, and what it costs:
   such a copy for a live reject, and if the early-stopped replay accepted the original, its row is written twice.
   After a crashed replay, run one without ``--limit`` (it reads to its own copies and drops every leftover).
 - Two replays of one pipeline at the same time are not supported: each would take the other's copies for rejects.
+- A reject that a pipeline delivers twice (4. above) with a replay in between that accepts the first: the second
+  comes after the position and is replayed, and written, again. It needs a pipeline that crashed after producing a
+  batch's rejects and a replay before that pipeline restarts.
 - The rule holds a 16-byte digest per reject read, for the length of the replay.
 - Every reject still refused, or not chosen, is produced again on each replay: the topic grows by those each time
   (its retention takes the settled ones away; it must be longer than a reject may wait for its replay).
