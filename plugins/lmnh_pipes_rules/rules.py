@@ -29,7 +29,7 @@ class Keys(Rule):
     with a null value.
 
     >>> Keys(required=["at", "site", "val"], allowed=["at", "site", "val"]).validate(Record.of({"at": 1})).reject
-    Rejection(validator='keys', reason="missing keys 'site' and 'val'", rule='keys')
+    Rejection(validator='keys', reason="missing keys 'site' and 'val'", rule='keys', replays=0)
     """
 
     name: str = "keys"
