@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import glob
 import io
-import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Final, Literal
@@ -24,13 +23,12 @@ from lmnh_pipes import (
     Record,
     RecordRejectedError,
     RunError,
-    json_default,
     kind_of,
     option_doc,
     show_names,
 )
-from lmnh_pipes.records import compile_path
 
+from . import durable
 from ._paths import (
     check_encoding,
     compression_mode,
@@ -41,6 +39,9 @@ from ._paths import (
     path_error,
     writable_problem,
 )
+from .cells import cell, csv_reader, csv_writer, row_maker
+from .csv_replay import JOURNAL, CsvReplay, refuse_unfinished_replay
+from .rejectsfile import TEMPORARY, RejectsFiles
 
 __all__ = ["EXTRA_KEYS", "META_COLUMNS", "REJECT_COLUMNS", "CsvSink", "cell"]
 
@@ -63,29 +64,13 @@ REJECT_COLUMNS: Final = (
     "meta.partition",
     "meta.offset",
     "meta.key",
+    "meta.timestamp",
     "reject.validator",
     "reject.rule",
     "reject.reason",
+    "reject.replays",
     "raw",
 )
-
-
-def cell(value: Any) -> str:
-    """The CSV text of one value: empty for None or MISSING, ``true``/``false``, ISO 8601 for datetimes, compact
-    JSON for mappings and lists, bytes as UTF-8 text (invalid bytes as ``\\xNN`` escapes), else ``str``."""
-    if value is None or value is MISSING:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", "backslashreplace")
-    if isinstance(value, Mapping | list | tuple):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=json_default)
-    return str(value)
 
 
 def _check_columns(_: Any, __: attrs.Attribute[Any], value: list[str] | None) -> None:
@@ -128,7 +113,7 @@ def _to_list(value: Sequence[str] | None) -> list[str] | None:
 
 
 @attrs.define(kw_only=True)
-class CsvSink:
+class CsvSink(CsvReplay):
     """Write records as CSV rows to a local file or any smart-open URL (s3://, ...); compressed by suffix.
 
     A local file is fsynced at every ``write``; a URL's object, and a ``.bz2``, ``.xz``, ``.lz4`` or ``.zst``
@@ -173,6 +158,7 @@ class CsvSink:
     _columns: list[str] | None = attrs.field(default=None, init=False)
     _needs_header: bool = attrs.field(default=True, init=False)
     _existing: list[str] | None = attrs.field(default=None, init=False)  # the header of the file appended to
+    _store: RejectsFiles | None = attrs.field(default=None, init=False)  # the rejects files, as a replay read them
 
     def __attrs_post_init__(self) -> None:
         if self.append and not is_local(self.path):
@@ -244,7 +230,8 @@ class CsvSink:
             return [path] if os.path.isfile(path) else []
         mine = self._files()
         found = glob.glob(glob.escape(path).replace("{}", "*"))
-        return sorted(p for p in found if mine.match(os.path.abspath(p)) and os.path.isfile(p))
+        ours = (p for p in found if mine.match(os.path.abspath(p)) and not p.endswith((TEMPORARY, JOURNAL)))
+        return sorted(p for p in ours if os.path.isfile(p))
 
     def _check_header(self, path: str, columns: list[str]) -> list[str] | None:
         """The header of the existing file at ``path`` (None if it is empty); ConfigError unless it is ``columns``."""
@@ -259,7 +246,7 @@ class CsvSink:
             with open_binary(path, compression_mode("infer"), None) as handle:
                 text = io.TextIOWrapper(handle, encoding=self.encoding, newline="")
                 try:
-                    return next(csv.reader(text, delimiter=self.delimiter, strict=True), None)
+                    return next(csv_reader(text, self.delimiter), None)
                 finally:
                     text.detach()
         except (OSError, ValueError, csv.Error) as exc:  # UnicodeDecodeError is a ValueError
@@ -269,6 +256,8 @@ class CsvSink:
     def open(self) -> None:
         """Create (or, with ``append``, open) the file, and write the header if the columns are known."""
         self._warned = set()
+        if is_local(self.path):
+            refuse_unfinished_replay(self.path)
         if self.split_by is not None:
             return  # one file per value, each created when its first record comes
         self._needs_header = True
@@ -295,7 +284,7 @@ class CsvSink:
             if reason is None:
                 raise
             raise path_error(self.path, f"cannot write {self.path!r}: {reason}") from exc
-        self._writer = csv.writer(self._text, delimiter=self.delimiter, lineterminator="\r\n")
+        self._writer = csv_writer(self._text, self.delimiter)
         self._columns = self.columns
         if self._columns is not None:
             try:
@@ -316,9 +305,16 @@ class CsvSink:
                 self._existing = self._header_of(str(path))  # compared with the first record's columns
         path.parent.mkdir(parents=True, exist_ok=True)
         mode = "ab" if self.append else "wb"
-        file = path.open(mode)
-        was_empty = file.tell() == 0  # before a compressor writes its own header
+        file = path.open("ab")  # cut only once locked: a replay that rewrites the file holds it
         try:
+            if not durable.lock(file, shared=True):
+                raise path_error(
+                    self.path, f"cannot write {self.path!r}: lmnh-pipes replay is rewriting it; run when it has ended"
+                )
+            if not self.append and stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                file.truncate(0)
+                file.seek(0)
+            was_empty = file.tell() == 0  # before a compressor writes its own header
             from smart_open import compression as so_compression
 
             binary = so_compression.compression_wrapper(file, mode, filename=str(path))
@@ -352,8 +348,7 @@ class CsvSink:
         if self._columns is None:
             self._columns = columns
             self._write_header(columns)
-        getters = [compile_path(c) for c in columns]
-        self._writer.writerows([cell(get(record)) for get in getters] for record in records)
+        self._writer.writerows(map(row_maker(columns), records))
         self._sync()
 
     def _appending(self, columns: list[str]) -> list[str]:
@@ -451,7 +446,8 @@ class CsvSink:
         return self.path.replace("{}", _file_part(record.get(self.split_by, None)))
 
     def close(self) -> None:
-        """Flush and close the file (for a URL, this completes the upload)."""
+        """Flush and close the file (for a URL, this completes the upload); as a rejects store, unlock its files."""
+        self._end_replay()
         parts, self._parts = self._parts, {}
         for part in parts.values():
             part.close()
@@ -493,6 +489,12 @@ class CsvSink:
         if self.header and self._needs_header:
             self._writer.writerow(columns)
         self._needs_header = False
+
+    def _flushed(self) -> None:
+        """Flush and fsync every file open (each part, with ``split_by``)."""
+        for sink in (self, *self._parts.values()):
+            if sink._text is not None:
+                sink._sync()
 
     def _sync(self) -> None:
         assert self._text is not None

@@ -70,7 +70,7 @@ def test_default_columns_for_rejects(tmp_path):
     write_all(CsvSink(path=str(path)), [bad])
     assert rows(path) == [
         list(REJECT_COLUMNS),
-        ["file", "in.txt", "0", "7", "", "json", "json", "not UTF-8", "\\xffnot json"],
+        ["file", "in.txt", "0", "7", "", "", "json", "json", "not UTF-8", "0", "\\xffnot json"],
     ]
     assert rows(path)[0] == [
         "meta.source",
@@ -78,9 +78,11 @@ def test_default_columns_for_rejects(tmp_path):
         "meta.partition",
         "meta.offset",
         "meta.key",
+        "meta.timestamp",
         "reject.validator",
         "reject.rule",
         "reject.reason",
+        "reject.replays",
         "raw",
     ]
 
@@ -107,7 +109,7 @@ def test_default_columns_without_a_mapping_value(tmp_path):
         (datetime(2026, 1, 1, 9, 30, 15, 250000, tzinfo=UTC), "2026-01-01T09:30:15.250000+00:00"),
         (datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-5))), "2026-01-01T00:00:00-05:00"),
         (b"caf\xc3\xa9", "café"),
-        (b"\xff\x00ok", "\\xff\x00ok"),
+        (b"\xff\x00ok", "\\xff\\x00ok"),
         ({"a": [1, None, "é"]}, '{"a":[1,null,"é"]}'),
         ([1, 2], "[1,2]"),
         ("plain", "plain"),
