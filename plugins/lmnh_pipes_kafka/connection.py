@@ -117,6 +117,20 @@ class Connection:
         conf.update(self.options)
         return conf
 
+    def consumer_conf(self, group_id: str, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+        """librdkafka settings (with secrets) of a consumer of ``group_id`` that commits only when told: a quick
+        fetch back-off and ``defaults``, then this connection's settings, which override them."""
+        conf: dict[str, Any] = {
+            "group.id": group_id,
+            "auto.offset.reset": "earliest",
+            # librdkafka's default of 1000 ms caps a Python consumer near 135k msg/s; 10 ms gives about 3x.
+            "fetch.queue.backoff.ms": 10,
+            **(defaults or {}),
+        }
+        conf.update(self.settings())
+        conf.update({"enable.auto.commit": False, "enable.auto.offset.store": False, "error_cb": self._on_error})
+        return conf
+
     def _on_error(self, err: ck.KafkaError) -> None:
         """librdkafka's ``error_cb``: note a fatal error (raised by the next call) or an outage (its start, its
         words). librdkafka logs each of these errors itself, through the ``logger`` setting: not again here."""
@@ -154,6 +168,29 @@ class Connection:
             if self._down_since is not None or time.monotonic() >= deadline:
                 reason = self._last_error or failure
                 raise TransientError(f"cannot reach the Kafka broker at {self.bootstrap_servers}: {reason}")
+
+    def _check_outage(self, consumer: ck.Consumer) -> None:
+        """While librdkafka reports the brokers down: raise :class:`RunError` once that has lasted
+        ``connect_timeout`` seconds and the cluster still does not answer."""
+        assert self._down_since is not None
+        if time.monotonic() - self._down_since < self.connect_timeout:
+            return
+        try:
+            consumer.list_topics(timeout=1.0)
+        except ck.KafkaException:
+            raise RunError(
+                f"the Kafka broker at {self.bootstrap_servers} has been unreachable for "
+                f"{time.monotonic() - self._down_since:.0f} s: {self._last_error}"
+            ) from None
+        self._down_since = None
+
+    def _on_message_error(self, err: ck.KafkaError) -> None:
+        """A consumed message that is an error: the end of a partition is none; a fatal one stops the read."""
+        if err.code() == ck.KafkaError._PARTITION_EOF:
+            return
+        if err.fatal():
+            raise RunError(f"Kafka error: {err.str()}")
+        log.warning("Kafka consumer: %s", err.str())
 
 
 def _fatal_kind(err: ck.KafkaError) -> str:

@@ -1,12 +1,31 @@
-"""Per-partition contiguous watermarks: the offset to commit is the first offset not yet done."""
+"""Per-partition contiguous watermarks: the offset to commit is the first offset not yet done; and the positions
+that a position store holds, read the one way that the source and the dead-letter store both read them."""
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 
 import attrs
 
-__all__ = ["OffsetTracker"]
+from lmnh_pipes import RetryPolicy, RunError
+from lmnh_pipes.delivery import Positions, PositionStore
+
+__all__ = ["STORE_RETRY", "OffsetTracker", "read_stored_positions"]
+
+#: Reading the stored positions (in a rebalance callback, or as a replay starts): through an outage of up to 30 s.
+STORE_RETRY = RetryPolicy(initial=0.5, max_backoff=8.0, max_elapsed=30.0)
+
+
+def read_stored_positions(store: PositionStore, pipeline: str, partitions: Sequence[tuple[str, int]]) -> Positions:
+    """``store``'s positions for ``pipeline``, retried through a short outage. :class:`RunError` if it stays down
+    or fails: starting from Kafka's own offsets instead would ignore a position that the operator set."""
+    try:
+        return STORE_RETRY.call("reading the stored positions", lambda: store.stored_positions(pipeline, partitions))
+    except RunError:  # still down after STORE_RETRY.max_elapsed
+        raise
+    except Exception as exc:
+        raise RunError(f"cannot read the stored positions: {exc}") from exc
 
 
 @attrs.define

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -21,8 +21,12 @@ from lmnh_pipes import (
     json_default,
     option_doc,
 )
+from lmnh_pipes.delivery import PositionStore
+from lmnh_pipes.replaying import Settlement, StoredReject
 
 from .connection import Connection
+from .deadletter import KafkaReplay
+from .messages import KEY, Header, Outgoing, key_bytes, millis, reject_headers
 
 __all__ = ["VALUE_MODES", "KafkaSink"]
 
@@ -52,6 +56,16 @@ class KafkaSink(Connection):
     flush_timeout: float = attrs.field(
         default=30.0, metadata=option_doc("seconds write waits for the brokers to acknowledge a batch")
     )
+    replay_group: str | None = attrs.field(
+        default=None,
+        metadata=option_doc(
+            "as a rejects sink: the consumer group of lmnh-pipes replay (default lmnh-pipes-replay.TOPIC)"
+        ),
+    )
+    replay_idle: float = attrs.field(
+        default=5.0,
+        metadata=option_doc("as a rejects sink: seconds without a message after which a replay has read the topic"),
+    )
     _producer: ck.Producer | None = attrs.field(default=None, init=False, repr=False)
     _errors: list[tuple[Record, ck.KafkaError]] = attrs.field(factory=list, init=False, repr=False)
     # The records of the batch in hand already delivered, or produced and not yet reported on, so that a retry
@@ -59,11 +73,20 @@ class KafkaSink(Connection):
     # so that no other record can take its id.
     _delivered: dict[int, Record] = attrs.field(factory=dict, init=False, repr=False)
     _in_flight: dict[int, Record] = attrs.field(factory=dict, init=False, repr=False)
+    _position_store: tuple[PositionStore, str] | None = attrs.field(default=None, init=False, repr=False)
+    _replay: KafkaReplay | None = attrs.field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         if self.value not in VALUE_MODES:
             raise ValueError(f"value must be auto, json or raw, found {self.value!r}")
+        if self.replay_idle <= 0:
+            raise ValueError(f"replay_idle must be positive, found {self.replay_idle}")
+
+    @property
+    def replay_group_id(self) -> str:
+        """The consumer group whose offsets hold (or, beside a position store, show) where replays stand."""
+        return self.replay_group or f"lmnh-pipes-replay.{self.topic}"
 
     def producer_settings(self) -> dict[str, Any]:
         """The librdkafka producer settings (with secrets)."""
@@ -93,6 +116,14 @@ class KafkaSink(Connection):
             raise ConfigError(f"topic {self.topic} does not exist on {self.bootstrap_servers}")
 
     def write(self, records: Sequence[Record]) -> None:
+        self.produce(records, self._encode)
+
+    def produce(self, records: Sequence[Record], encode: Callable[[Record], Outgoing]) -> None:
+        """Produce each record as ``encode`` makes it a message, and wait until the brokers acknowledged them all.
+
+        Raises as ``write`` does: :class:`TransientError` for an outage (called again with the same records, it
+        produces only those neither delivered nor in flight), :class:`RecordRejectedError` for records that can
+        never be delivered, :class:`RunError` for a fault of the topic or its rights."""
         producer = self._producer
         if producer is None:
             raise RunError("the kafka sink was not opened")
@@ -101,11 +132,19 @@ class KafkaSink(Connection):
             rid = id(record)
             if self._delivered.get(rid) is record or self._in_flight.get(rid) is record:
                 continue
-            value, key, headers = self._encode(record)
+            out = encode(record)
             on_delivery = functools.partial(self._on_delivery, record)
             while True:
                 try:
-                    producer.produce(self.topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+                    producer.produce(
+                        self.topic,
+                        value=out.value,
+                        key=out.key,
+                        headers=out.headers,
+                        partition=out.partition,
+                        timestamp=out.timestamp,
+                        on_delivery=on_delivery,
+                    )
                     self._in_flight[rid] = record
                     break
                 except BufferError:
@@ -129,16 +168,37 @@ class KafkaSink(Connection):
             raise RecordRejectedError("kafka", refused)
         self._delivered.clear()  # the batch is done
 
+    def use_position_store(self, store: PositionStore, pipeline: str) -> None:
+        """As a reject store: read the dead-letter topic from ``store``'s positions for ``pipeline`` (a replay
+        whose sink stores them in its rows' transaction), not from the replay group's offsets."""
+        self._position_store = (store, pipeline)
+
+    def stored_rejects(self) -> Iterator[StoredReject]:
+        """The rejects in the dead-letter topic from its position on (see :mod:`.deadletter`)."""
+        if self._replay is not None:
+            self._replay.close()
+        self._replay = KafkaReplay(sink=self, position_store=self._position_store)
+        return self._replay.read()
+
+    def settle(self, settlement: Settlement) -> None:
+        """Produce the rejects still refused, and those passed over, again; then commit the replay group."""
+        if self._replay is None:
+            raise RunError("settle() before stored_rejects(): nothing was read to settle")
+        self._replay.settle(settlement)
+
     def close(self) -> None:
+        replay, self._replay = self._replay, None
+        if replay is not None:
+            replay.close()
         producer, self._producer = self._producer, None
         if producer is not None:
             producer.flush(self.flush_timeout)
         self._delivered.clear()
         self._in_flight.clear()
 
-    def _encode(self, record: Record) -> tuple[bytes, bytes | None, list[tuple[str, str | bytes | None]]]:
-        mode = self.value
-        if mode == "raw" or (mode == "auto" and (record.reject is not None or record.value is None)):
+    def _encode(self, record: Record) -> Outgoing:
+        rejected = record.reject is not None
+        if self.value == "raw" or rejected or (self.value == "auto" and record.value is None):
             value = record.raw
         else:
             value = json.dumps(record.value, default=json_default).encode("utf-8")
@@ -147,19 +207,15 @@ class KafkaSink(Connection):
             k = record.get(self.key)
             if k is not MISSING and k is not None:
                 key = k if isinstance(k, bytes) else str(k).encode("utf-8")
-        headers: list[tuple[str, str | bytes | None]] = [
-            (name, _header(record.get(path))) for name, path in self.headers.items()
-        ]
-        if record.reject is not None:
-            headers += [
-                ("lmnh.validator", record.reject.validator.encode()),
-                ("lmnh.rule", record.reject.rule.encode()),
-                ("lmnh.reason", record.reject.reason.encode("utf-8", "backslashreplace")),
-                ("lmnh.topic", record.meta.topic.encode("utf-8", "backslashreplace")),
-                ("lmnh.partition", str(record.meta.partition).encode()),
-                ("lmnh.offset", str(record.meta.offset).encode()),
-            ]
-        return value, key, headers
+        elif rejected:
+            key = key_bytes(record.meta.key)
+        headers: list[Header] = [(name, _header(record.get(path))) for name, path in self.headers.items()]
+        if not rejected:
+            return Outgoing(value=value, key=key, headers=headers)
+        headers += reject_headers(record)
+        if self.key is not None:  # the message key is another field: the original key goes in a header
+            headers.append((KEY, key_bytes(record.meta.key)))
+        return Outgoing(value=value, key=key, headers=headers, timestamp=millis(record.meta.timestamp))
 
     def _on_delivery(self, record: Record, err: ck.KafkaError | None, msg: ck.Message) -> None:
         self._in_flight.pop(id(record), None)

@@ -12,12 +12,12 @@ from typing import Any
 import attrs
 import confluent_kafka as ck
 
-from lmnh_pipes import ConfigError, Record, RetryPolicy, RunError, option_doc
+from lmnh_pipes import ConfigError, Record, RunError, option_doc
 from lmnh_pipes.delivery import PositionStore
 from lmnh_pipes.records import make_source_record, offsets_by_partition
 
 from .connection import Connection
-from .offsets import OffsetTracker
+from .offsets import OffsetTracker, read_stored_positions
 
 __all__ = ["AUTO_OFFSET_RESETS", "KafkaSource"]
 
@@ -27,9 +27,6 @@ _NO_TIMESTAMP = ck.TIMESTAMP_NOT_AVAILABLE
 
 #: Where a partition without a committed offset starts.
 AUTO_OFFSET_RESETS = ("earliest", "latest", "error")
-
-#: Reading the stored positions, in a rebalance callback: through an outage of the store of up to 30 s.
-STORE_RETRY = RetryPolicy(initial=0.5, max_backoff=8.0, max_elapsed=30.0)
 
 
 @attrs.define(kw_only=True)
@@ -80,24 +77,16 @@ class KafkaSource(Connection):
 
     def consumer_settings(self) -> dict[str, Any]:
         """The librdkafka consumer settings (with secrets)."""
-        conf: dict[str, Any] = {
-            "group.id": self.group_id,
-            "auto.offset.reset": self.auto_offset_reset,
-            # librdkafka's default of 1000 ms caps a Python consumer near 135k msg/s; 10 ms gives about 3x.
-            "fetch.queue.backoff.ms": 10,
-            # A sink outage is retried without reading (up to retry.max_elapsed, 300 s by default); the member
-            # must keep its partitions meanwhile, so allow longer than that between reads.
-            "max.poll.interval.ms": 600_000,
-        }
-        conf.update(self.settings())
-        conf.update(
+        conf = self.consumer_conf(
+            self.group_id,
             {
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "error_cb": self._on_error,
-                "on_commit": self._on_commit,
-            }
+                "auto.offset.reset": self.auto_offset_reset,
+                # A sink outage is retried without reading (up to retry.max_elapsed, 300 s by default); the member
+                # must keep its partitions meanwhile, so allow longer than that between reads.
+                "max.poll.interval.ms": 600_000,
+            },
         )
+        conf["on_commit"] = self._on_commit
         return conf
 
     def drain_with(self, drain: Callable[[], None]) -> None:
@@ -287,26 +276,6 @@ class KafkaSource(Connection):
         if err is not None:
             log.warning("offset commit failed: %s", err.str())
 
-    def _check_outage(self, consumer: ck.Consumer) -> None:
-        assert self._down_since is not None
-        if time.monotonic() - self._down_since < self.connect_timeout:
-            return
-        try:
-            consumer.list_topics(timeout=1.0)
-        except ck.KafkaException:
-            raise RunError(
-                f"the Kafka broker at {self.bootstrap_servers} has been unreachable for "
-                f"{time.monotonic() - self._down_since:.0f} s: {self._last_error}"
-            ) from None
-        self._down_since = None
-
-    def _on_message_error(self, err: ck.KafkaError) -> None:
-        if err.code() == ck.KafkaError._PARTITION_EOF:
-            return
-        if err.fatal():
-            raise RunError(f"Kafka error: {err.str()}")
-        log.warning("Kafka consumer: %s", err.str())
-
     def _on_assign(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
         for p in partitions:
             self._assigned.add((p.topic, p.partition))
@@ -341,15 +310,11 @@ class KafkaSource(Connection):
     def _stored_positions(
         self, store: PositionStore, pipeline: str, partitions: list[ck.TopicPartition]
     ) -> dict[tuple[str, int], int] | None:
-        """The store's positions, retried through a short outage; None (and the run fails) if it stays down:
-        starting from Kafka's own offsets instead would ignore a replay position the operator set."""
-        wanted = [(p.topic, p.partition) for p in partitions]
+        """The store's positions; None (and the run fails at the next read) if they cannot be read."""
         try:
-            return STORE_RETRY.call("reading the stored positions", lambda: store.stored_positions(pipeline, wanted))
-        except RunError as exc:  # still down after STORE_RETRY.max_elapsed
+            return read_stored_positions(store, pipeline, [(p.topic, p.partition) for p in partitions])
+        except RunError as exc:
             self._fatal = str(exc)
-        except Exception as exc:
-            self._fatal = f"cannot read the stored positions: {exc}"
         return None
 
     def _on_revoke(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:

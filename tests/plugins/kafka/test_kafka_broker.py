@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from lmnh_pipes import BatchOptions, Pipeline, RetryPolicy, RunError
 from lmnh_pipes.testing import ListSink, ListSource
@@ -99,14 +99,11 @@ def test_sink_produces_values_keys_and_dead_letter_headers(tansu, topic_name):
 def consume_all(tansu, topic, n, timeout=20.0, until_timeout=False):
     """The ``n`` messages of ``topic``; with ``until_timeout``, read for all of ``timeout`` to see none follow."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": tansu.bootstrap,
-            "group.id": f"check-{topic}",
-            "auto.offset.reset": "earliest",
-            **FAST_GROUP,
-        }
+        {"bootstrap.servers": tansu.bootstrap, "group.id": f"check-{topic}", "enable.auto.commit": False}
     )
-    consumer.subscribe([topic])
+    # Assigned, not subscribed: there is no group to join (each JoinGroup makes Tansu wait half a session).
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     out = []
     deadline = time.monotonic() + timeout
     while (len(out) < n or until_timeout) and time.monotonic() < deadline:

@@ -30,7 +30,16 @@ class Producer:
     produced: list[bytes] = attrs.field(factory=list)
     _pending: list[tuple[bytes, Callable[..., None]]] = attrs.field(factory=list)
 
-    def produce(self, topic: str, value: bytes, key: Any, headers: Any, on_delivery: Callable[..., None]) -> None:
+    def produce(
+        self,
+        topic: str,
+        value: bytes,
+        key: Any,
+        headers: Any,
+        on_delivery: Callable[..., None],
+        partition: int = -1,
+        timestamp: int = 0,
+    ) -> None:
         self.produced.append(value)
         self._pending.append((value, on_delivery))
 

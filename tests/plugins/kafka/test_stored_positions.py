@@ -10,6 +10,7 @@ import confluent_kafka as ck
 import pytest
 
 from lmnh_pipes import RetryPolicy, RunError, TransientError
+from lmnh_pipes_kafka import offsets as kafka_offsets
 from lmnh_pipes_kafka import source as kafka_source
 from tests.plugins.kafka.test_held_commits import Assigning, partitions
 from tests.plugins.kafka.test_read_runs import source_with
@@ -32,7 +33,7 @@ class Store:
 
 @pytest.fixture(autouse=True)
 def quick_retry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kafka_source, "STORE_RETRY", RetryPolicy(initial=0.001, max_backoff=0.002, max_elapsed=0.2))
+    monkeypatch.setattr(kafka_offsets, "STORE_RETRY", RetryPolicy(initial=0.001, max_backoff=0.002, max_elapsed=0.2))
 
 
 def assign(store: Store) -> tuple[kafka_source.KafkaSource, Assigning]:

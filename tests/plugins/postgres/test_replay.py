@@ -37,19 +37,25 @@ def _missing_file() -> Path:
     return next(p for p in EXHIBITIONS if json.loads(p.read_text())["EXHIBITION_ID"] == MISSING)
 
 
-@pytest.fixture
-def museum(tansu, topic_name, pg_dsn, tmp_path):
-    """The museum's database and catalogue without MISSING, a run over N presses, and the truth to compare with."""
-    catalogue = tmp_path / "exhibitions"
+def late_museum(dsn: str, directory: Path) -> Path:
+    """The museum's database, and a catalogue in ``directory``, both without MISSING; the catalogue."""
+    catalogue = directory / "exhibitions"
     catalogue.mkdir()
     for path in EXHIBITIONS:
         if path != _missing_file():
             shutil.copy(path, catalogue)
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+    with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(SCHEMA)
         for row in exhibition_rows():
             if row[0] != MISSING:
                 conn.execute("INSERT INTO exhibition_file VALUES (%s, %s, %s, %s, %s, %s)", row)
+    return catalogue
+
+
+@pytest.fixture
+def museum(tansu, topic_name, pg_dsn, tmp_path):
+    """The museum's database and catalogue without MISSING, a run over N presses, and the truth to compare with."""
+    catalogue = late_museum(pg_dsn, tmp_path)
     (tmp_path / "pipeline.yaml").write_text(PIPELINE.replace("max_records: 1000", "max_records: '${BATCH:-1000}'"))
     env = environment(pg_dsn, tansu.bootstrap, topic_name, CATALOGUE=str(catalogue))
     truth = produce_truth(tansu, topic_name, N)
@@ -149,24 +155,31 @@ def test_a_replay_after_the_catalogue_is_fixed_writes_the_late_exhibition_once(m
 def test_a_replay_killed_again_and_again_loses_nothing_and_writes_nothing_twice(museum):
     dsn = museum["dsn"]
     _add_the_exhibition(museum)
-    env = {**museum["env"], "BATCH": "10"}  # many small transactions, so that the kills land between and inside them
-    rng = random.Random(3)
+    assert kill_replays(museum, random.Random(3)) >= 2, "the replays ended before they could be killed"
+    _replay(museum, "--rule", "exhibition")
+    assert_exactly_once(dsn, museum["truth"])
+    assert stored_total(dsn) == N
+
+
+def kill_replays(museum: dict[str, Any], rng: random.Random, times: int = 4) -> int:
+    """Start ``lmnh-pipes replay --rule exhibition`` ``times`` times, in batches of 10 (so that kills land between
+    and inside transactions), each SIGKILLed at a random moment after it wrote a row; after each, no press may be
+    in its table twice. How many were killed before they ended."""
+    dsn = museum["dsn"]
+    env = {**museum["env"], "BATCH": "10"}
     kills = 0
-    for _ in range(4):
+    for _ in range(times):
         before = written(dsn)
         proc = Run(["replay", str(museum["dir"] / "pipeline.yaml"), "--rule", "exhibition"], env)
         while proc.poll() is None and written(dsn) == before:
             time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.1))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.communicate(timeout=30)
-        time.sleep(rng.uniform(0, 0.2))
         assert_nothing_twice(dsn, museum["truth"])
-    assert kills >= 2, "the replays ended before they could be killed"
-    _replay(museum, "--rule", "exhibition")
-    assert_exactly_once(dsn, museum["truth"])
-    assert stored_total(dsn) == N
+    return kills
 
 
 def assert_nothing_twice(dsn: str, truth: dict[str, Any]) -> None:
