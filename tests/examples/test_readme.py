@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -95,3 +96,22 @@ def test_the_readme_names_every_key_of_run_json(quickstart):
     assert not missing, f"the Summary bullet does not name {missing}"
     assert f"`{summary['guarantee']}`" in bullet
     assert f"`{summary['stopped_by']}`" in bullet
+
+
+def test_the_replay_example_prints_what_the_readme_shows(tmp_path):
+    section = README.split("## Rejects: see them, fix the cause, replay them", 1)[1]
+    path, content = re.search(r"its file, `(examples/[^`]+\.json)`:\n\n\s*```json\n(.*?)```", section, re.S).groups()
+    shown = textwrap.dedent(section.split("and prints:\n\n", 1)[1].split("```text\n", 1)[1].split("```", 1)[0])
+    shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("out", "build"))
+
+    def lmnh_pipes(*args: str) -> str:
+        proc = subprocess.run([LMNH_PIPES, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    lmnh_pipes("run", "examples/quickstart.yaml", "--no-progress")
+    json.loads(content)  # the file shown is a JSON object the catalogue reads
+    (tmp_path / path).write_text(content)
+    assert lmnh_pipes("replay", "examples/quickstart.yaml", "--rule", "exhibition") == shown
+    again = json.loads(lmnh_pipes("replay", "examples/quickstart.yaml", "--rule", "exhibition", "--json"))
+    assert (again["accepted"], again["written"]) == (0, 0)
