@@ -39,7 +39,7 @@ source:
   topic: ${TOPIC}
   group_id: ${GROUP}
   options:
-    session.timeout.ms: 6000
+    session.timeout.ms: 3000
     heartbeat.interval.ms: 500
     partition.assignment.strategy: ${STRATEGY:-range,roundrobin}
 validators:
