@@ -18,6 +18,7 @@ from .config import Stages, load, load_stages
 from .describe import describe, describe_types, list_types
 from .errors import ConfigError, LmnhPipesError, Problem
 from .logs import PipelineFilter, setup_logging
+from .offsets import Target, move_offsets, show_offsets
 from .pipeline import Pipeline
 from .pipetest import run_paths
 from .plan import DeliveryPlan, Guarantee, resumes
@@ -27,6 +28,7 @@ from .records import json_default
 from .schema import pipeline_schema, render
 from .stopping import signals_ignored
 from .tap import record_json, tap
+from .timestamps import TimestampError, parse_rfc3339
 
 __all__ = ["main"]
 
@@ -359,6 +361,76 @@ def replay_command(
     except LmnhPipesError as exc:
         _fail(exc, EXIT_RUN_FAILED, traceback, prefix="replay failed: ")
     click.echo(json.dumps(report.to_dict()) if as_json else "\n".join(report.lines()))
+
+
+@main.command(name="offsets")
+@_pipeline_arg
+@click.option(
+    "--reset",
+    metavar="earliest|latest|OFFSET",
+    default=None,
+    help="Move the positions to the low or the high watermark, or to an offset.",
+)
+@click.option(
+    "--to-time",
+    metavar="RFC3339",
+    default=None,
+    help="Move the positions to the first record at or after this time (2026-12-01T09:00:00+00:00).",
+)
+@click.option(
+    "--partition", "partitions", multiple=True, type=click.IntRange(min=0), metavar="P", help="Only partition P."
+)
+@click.option("--dry-run", is_flag=True, help="Change nothing; print what would move.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_env_file_opt
+@_traceback_opt
+def offsets_command(
+    pipeline_file: Path,
+    reset: str | None,
+    to_time: str | None,
+    partitions: tuple[int, ...],
+    dry_run: bool,
+    as_json: bool,
+    env_file: Path | None,
+    traceback: bool,
+) -> None:
+    """Show each partition's stored position, watermarks and lag; or move the positions (never while the
+    group has active members)."""
+    target = _target(reset, to_time)
+    if target is None and (partitions or dry_run):
+        _fail(ConfigError("--partition and --dry-run go with --reset or --to-time"), EXIT_CONFIG, False)
+    pipeline = _load(pipeline_file, env_file, traceback)
+    _name_logs(pipeline)
+    try:
+        result = (
+            show_offsets(pipeline) if target is None else move_offsets(pipeline, target, partitions, dry_run=dry_run)
+        )
+    except ConfigError as exc:
+        _fail(exc, EXIT_CONFIG, traceback)
+    except LmnhPipesError as exc:
+        _fail(exc, EXIT_RUN_FAILED, traceback, prefix="offsets: ")
+    click.echo(json.dumps(result.to_dict()) if as_json else "\n".join(result.lines()))
+
+
+def _target(reset: str | None, to_time: str | None) -> Target | None:
+    """Where ``--reset`` or ``--to-time`` moves the positions; exit 2 for both, or for a value neither takes."""
+    if reset is not None and to_time is not None:
+        _fail(ConfigError("give --reset or --to-time, not both"), EXIT_CONFIG, False)
+    if to_time is not None:
+        try:
+            return parse_rfc3339(to_time)
+        except TimestampError as exc:
+            _fail(ConfigError(f"--to-time: {exc}"), EXIT_CONFIG, False)
+    if reset is None:
+        return None
+    if reset == "earliest":
+        return "earliest"
+    if reset == "latest":
+        return "latest"
+    if not reset.isdigit():
+        problem = f"--reset takes earliest, latest or an offset (0 or more), found {reset!r}"
+        _fail(ConfigError(problem), EXIT_CONFIG, False)
+    return int(reset)
 
 
 @main.command(name="test")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Protocol
 
-from . import capabilities, delivery, replaying
+from . import capabilities, delivery, positioning, replaying
 from .registry import Kind
 
 __all__ = ["CAPABILITIES", "REQUIRED", "conformance_problems", "members"]
@@ -34,6 +34,8 @@ CAPABILITIES: dict[Kind, tuple[type[Any], ...]] = {
         delivery.DrainingSource,
         delivery.HoldingSource,
         delivery.NamedPositions,
+        positioning.PositionedSource,
+        positioning.LaggingSource,
     ),
     "validator": (capabilities.OfflineCheck, capabilities.OnlineCheck),
     "sink": (
@@ -51,6 +53,7 @@ CAPABILITIES: dict[Kind, tuple[type[Any], ...]] = {
         replaying.JournalingStore,
         replaying.RewindableSink,
         replaying.OutputKeeper,
+        positioning.PositionMover,
     ),
 }
 

@@ -61,6 +61,8 @@ class Metrics:
     running: bool = False
     source_ready: Callable[[], bool] = lambda: True
     positions: Callable[[], dict[tuple[str, int], int]] = dict
+    #: Per partition, the high watermark minus the source's position, as the source last measured it.
+    lag: Callable[[], dict[tuple[str, int], int]] = dict
     #: The share of the reject limit's window that is rejected; None when the run has no ``reject_limit``.
     reject_share: float | None = None
     #: Whether the reject limit was crossed (the run then stops).
@@ -116,6 +118,12 @@ class Metrics:
                 *(
                     f'lmnh_pipes_committed_offset{{{p},topic="{_escape(t)}",partition="{part}"}} {o}'
                     for (t, part), o in sorted(self.positions().items())
+                ),
+                "# HELP lmnh_pipes_lag Records behind: the high watermark minus the source's position, per partition.",
+                "# TYPE lmnh_pipes_lag gauge",
+                *(
+                    f'lmnh_pipes_lag{{{p},topic="{_escape(t)}",partition="{part}"}} {n}'
+                    for (t, part), n in sorted(self.lag().items())
                 ),
                 "# HELP lmnh_pipes_ready 1 when partitions are assigned, the sink is reachable and no limit crossed.",
                 "# TYPE lmnh_pipes_ready gauge",

@@ -58,6 +58,7 @@ from .http import HttpOptions, MetricsServer
 from .interfaces import Sink, Source, Validator
 from .metrics import Metrics
 from .plan import DeliveryPlan
+from .positioning import LaggingSource
 from .records import Record
 from .report import RunReport
 from .retry import RetryPolicy
@@ -185,6 +186,8 @@ class Runner:
             metrics.source_ready = source.ready
         if isinstance(source, ResumingSource):
             metrics.positions = source.committed_positions
+        if isinstance(source, LaggingSource):
+            metrics.lag = source.lag
         # A server that is not there yet is waited for retry.startup_timeout, the same for every component.
         opening = StoppableRetry(self.retry_policy.at_startup(), self.stop, self.shutdown_timeout, self._count_retry)
         # The source opens before the sinks, so that a wrong source path cannot truncate an output first;

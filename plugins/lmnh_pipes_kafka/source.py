@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 import confluent_kafka as ck
+from confluent_kafka.admin import AdminClient
 
 from lmnh_pipes import ConfigError, Record, RunError, option_doc
 from lmnh_pipes.delivery import PositionStore
 from lmnh_pipes.records import make_source_record, offsets_by_partition
 
 from .connection import Connection
+from .groupadmin import GroupAdmin
 from .offsets import OffsetTracker, read_stored_positions
 
 __all__ = ["AUTO_OFFSET_RESETS", "KafkaSource"]
@@ -24,6 +28,9 @@ __all__ = ["AUTO_OFFSET_RESETS", "KafkaSource"]
 log = logging.getLogger("lmnh_pipes.kafka.source")
 
 _NO_TIMESTAMP = ck.TIMESTAMP_NOT_AVAILABLE
+
+#: Milliseconds between two measures of the lag (librdkafka's statistics); ``options`` may override it.
+LAG_INTERVAL_MS = 5000
 
 #: Where a partition without a committed offset starts.
 AUTO_OFFSET_RESETS = ("earliest", "latest", "error")
@@ -60,6 +67,7 @@ class KafkaSource(Connection):
     # While commits are held: where this member left off each partition it gave up, to resume there if it comes
     # back (its rows up to there are in this member's own output, committed when that closes).
     _resume: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)
+    _lag: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)  # from statistics
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -84,9 +92,12 @@ class KafkaSource(Connection):
                 # A sink outage is retried without reading (up to retry.max_elapsed, 300 s by default); the member
                 # must keep its partitions meanwhile, so allow longer than that between reads.
                 "max.poll.interval.ms": 600_000,
+                # The lag gauge's refresh: librdkafka's statistics, served by consume(), never per message.
+                "statistics.interval.ms": LAG_INTERVAL_MS,
             },
         )
         conf["on_commit"] = self._on_commit
+        conf["stats_cb"] = self._on_stats
         return conf
 
     def drain_with(self, drain: Callable[[], None]) -> None:
@@ -109,6 +120,22 @@ class KafkaSource(Connection):
     def committed_positions(self) -> dict[tuple[str, int], int]:
         """The next offset committed per partition (for ``/metrics``)."""
         return dict(self._committed)
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition, librdkafka's last measured ``consumer_lag``: its high watermark minus the
+        committed offset (for ``/metrics``; refreshed every ``statistics.interval.ms``)."""
+        return dict(self._lag)
+
+    @contextmanager
+    def position_admin(self) -> Iterator[GroupAdmin]:
+        """The group's positions and the topics' watermarks, through a consumer that never joins the group."""
+        consumer = ck.Consumer(self.consumer_conf(self.group_id))
+        try:
+            self._reach(consumer)
+            admin = AdminClient({k: v for k, v in self.settings().items() if k != "logger"})
+            yield GroupAdmin(topics=self.topic_names, group_id=self.group_id, consumer=consumer, admin=admin)
+        finally:
+            consumer.close()
 
     def hold_commits(self) -> None:
         """Commit nothing, not even on a rebalance, until :meth:`release_commits`: the sink makes its rows durable
@@ -275,6 +302,15 @@ class KafkaSource(Connection):
                 del self._sent[key]  # failed: the next commit sends it again
         if err is not None:
             log.warning("offset commit failed: %s", err.str())
+
+    def _on_stats(self, stats: str) -> None:
+        lag: dict[tuple[str, int], int] = {}
+        for topic, t in json.loads(stats).get("topics", {}).items():
+            for p, part in t.get("partitions", {}).items():
+                key = (topic, int(p))
+                if key in self._assigned and part.get("consumer_lag", -1) >= 0:
+                    lag[key] = part["consumer_lag"]
+        self._lag = lag
 
     def _on_assign(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
         for p in partitions:

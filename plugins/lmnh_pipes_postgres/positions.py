@@ -97,3 +97,9 @@ class PositionsTable:
             ).format(self.identifier),
             ([t for t, _ in positions], [p for _, p in positions], list(positions.values()), pipeline),
         )
+
+    def move(self, cur: psycopg.Cursor[Any], pipeline: str, positions: Positions) -> Positions:
+        """Set ``positions`` (in the caller's transaction) and return those stored before (none: absent)."""
+        before = self.lock(cur, pipeline, sorted(positions))
+        self.store(cur, pipeline, positions)
+        return {tp: o for tp, o in before.items() if o >= 0}

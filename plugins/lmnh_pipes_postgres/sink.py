@@ -314,6 +314,14 @@ class PostgresSink:
             self._ensure_offsets_table()
             return self._in_transaction(lambda cur: self._positions.read(cur, pipeline, partitions))
 
+    def move_positions(self, pipeline: str, positions: Positions) -> Positions:
+        """Set the stored positions of ``pipeline`` in one transaction (``lmnh-pipes offsets --reset``)."""
+        if not positions:
+            return {}
+        with self._lock:
+            self._ensure_offsets_table()
+            return self._in_transaction(lambda cur: self._positions.move(cur, pipeline, positions))
+
     def copy_records(self, cur: psycopg.Cursor[Any], records: Sequence[Record]) -> int:
         """COPY ``records`` into their tables with ``cur`` (inside the caller's transaction); return the count.
 

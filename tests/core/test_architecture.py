@@ -86,11 +86,11 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "batching",
         "breaker",
     ),
-    "contracts": ("interfaces", "capabilities", "delivery", "replaying", "registry", "hookspecs"),
+    "contracts": ("interfaces", "capabilities", "delivery", "replaying", "positioning", "registry", "hookspecs"),
     "deciding and reporting": ("conformance", "plan", "report", "metrics", "http"),
     "running": ("validation", "stopping", "writer", "runner", "replay"),
     "assembling": ("pipeline", "plugins", "yamlfile", "config", "schema", "testing", "testfiles"),
-    "commands": ("cli", "tap", "progress", "describe", "pipetest", "pytest_plugin", "__init__", "__main__"),
+    "commands": ("cli", "tap", "offsets", "progress", "describe", "pipetest", "pytest_plugin", "__init__", "__main__"),
 }
 
 
