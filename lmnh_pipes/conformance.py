@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Protocol
 
-from . import capabilities, delivery, replaying
+from . import auditing, capabilities, delivery, replaying
 from .registry import Kind
 
 __all__ = ["CAPABILITIES", "REQUIRED", "conformance_problems", "members"]
@@ -34,6 +34,7 @@ CAPABILITIES: dict[Kind, tuple[type[Any], ...]] = {
         delivery.DrainingSource,
         delivery.HoldingSource,
         delivery.NamedPositions,
+        auditing.AuditableSource,
     ),
     "validator": (capabilities.OfflineCheck, capabilities.OnlineCheck),
     "sink": (
@@ -51,6 +52,7 @@ CAPABILITIES: dict[Kind, tuple[type[Any], ...]] = {
         replaying.JournalingStore,
         replaying.RewindableSink,
         replaying.OutputKeeper,
+        auditing.OffsetAccounting,
     ),
 }
 

@@ -86,9 +86,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "batching",
         "breaker",
     ),
-    "contracts": ("interfaces", "capabilities", "delivery", "replaying", "registry", "hookspecs"),
+    "contracts": ("interfaces", "capabilities", "delivery", "replaying", "auditing", "registry", "hookspecs"),
     "deciding and reporting": ("conformance", "plan", "report", "metrics", "http"),
-    "running": ("validation", "stopping", "writer", "runner", "replay"),
+    "running": ("validation", "stopping", "writer", "runner", "replay", "audit"),
     "assembling": ("pipeline", "plugins", "yamlfile", "config", "schema", "testing", "testfiles"),
     "commands": ("cli", "tap", "progress", "describe", "pipetest", "pytest_plugin", "__init__", "__main__"),
 }
