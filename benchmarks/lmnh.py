@@ -54,15 +54,15 @@ sink:
   tables:
     rating:
       table: rating_interaction
-      columns: {{exhibition_id: *exhibition, rating_id: val, event_at: at}}
+      columns: {{exhibition_id: *exhibition, rating_id: val, event_at: at{coordinates}}}{skip}
     request:
       table: request_interaction
-      columns: {{exhibition_id: *exhibition, request_id: type, event_at: at}}
+      columns: {{exhibition_id: *exhibition, request_id: type, event_at: at{coordinates}}}{skip}
 
 rejects:
   type: postgres
   <<: *database
-  table: kiosk_reject
+  table: kiosk_reject{skip_rejects}
 
 batch:
   max_records: 5000
@@ -70,9 +70,18 @@ batch:
 """
 
 
-def write_pipeline(ctx: Context, *, name: str, group: str, json_validator: bool = True) -> Path:
+#: examples/lmnh/pipeline.yaml's coordinates: each row's (topic, partition, offset), and a row already there skipped.
+_COORDINATES: Final = ", kafka_topic: meta.topic, kafka_partition: meta.partition, kafka_offset: meta.offset"
+_SKIP: Final = "\n      conflict_key: [kafka_topic, kafka_partition, kafka_offset]\n      on_conflict: nothing"
+_SKIP_REJECTS: Final = "\n  conflict_key: [topic, partition, offset]\n  on_conflict: nothing"
+
+
+def write_pipeline(
+    ctx: Context, *, name: str, group: str, json_validator: bool = True, coordinates: bool = False
+) -> Path:
     """Write the pipeline file for one run; ``json_validator`` False gives the production file's chain (kiosk
-    alone, on the raw bytes)."""
+    alone, on the raw bytes); ``coordinates`` writes each row's coordinates and skips those already written, as
+    the production file does (the columns and unique keys are in every run's tables: schema.sql makes them)."""
     validators = [f"  - {{type: kiosk, catalogue: {json.dumps(str(CATALOGUE))}}}"]
     if json_validator:
         validators.insert(0, "  - type: json")
@@ -84,6 +93,9 @@ def write_pipeline(ctx: Context, *, name: str, group: str, json_validator: bool 
         group=json.dumps(group),
         options=json.dumps(GROUP_SETTINGS),
         validators="\n".join(validators),
+        coordinates=_COORDINATES if coordinates else "",
+        skip=_SKIP if coordinates else "",
+        skip_rejects=_SKIP_REJECTS if coordinates else "",
     )
     path = ctx.workdir / f"{name}.yaml"
     path.write_text(text)
@@ -102,12 +114,18 @@ class _FirstAssignment(logging.Handler):
             self.at = time.perf_counter()
 
 
-def run_in_process(ctx: Context, *, json_validator: bool = True) -> Sample:
+def run_in_process(ctx: Context, *, json_validator: bool = True, coordinates: bool = False) -> Sample:
     """Load the pipeline file with :func:`lmnh_pipes.load` and run it with ``limit`` = every message: the time
     runs from loading until ``run`` returned, so the last batch is committed."""
     reset_tables(ctx.servers.dsn)
     n = ctx.topic.size
-    path = write_pipeline(ctx, name=ctx.fresh("lmnh"), group=ctx.fresh("lmnh-group"), json_validator=json_validator)
+    path = write_pipeline(
+        ctx,
+        name=ctx.fresh("lmnh"),
+        group=ctx.fresh("lmnh-group"),
+        json_validator=json_validator,
+        coordinates=coordinates,
+    )
     logger = logging.getLogger("lmnh_pipes.kafka.source")
     joined = _FirstAssignment()
     level = logger.level

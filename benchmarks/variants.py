@@ -29,6 +29,12 @@ VARIANTS: Final[dict[str, Variant]] = {
         "kafka -> json -> kiosk -> postgres, exactly once; lmnh_pipes.load(yaml).run(limit=N) in this process",
         lambda ctx: lmnh.run_in_process(ctx, json_validator=True),
     ),
+    "lmnh_pipes_coordinates": Variant(
+        "msg/s",
+        "as lmnh_pipes, each row with its (topic, partition, offset) under a unique key, on_conflict: nothing "
+        "(examples/lmnh/pipeline.yaml)",
+        lambda ctx: lmnh.run_in_process(ctx, json_validator=True, coordinates=True),
+    ),
     "lmnh_pipes_kiosk_only": Variant(
         "msg/s",
         "as lmnh_pipes without the json validator (the chain of examples/lmnh/pipeline.yaml)",

@@ -8,6 +8,7 @@ import shutil
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -431,6 +432,35 @@ def _target(reset: str | None, to_time: str | None) -> Target | None:
         problem = f"--reset takes earliest, latest or an offset (0 or more), found {reset!r}"
         _fail(ConfigError(problem), EXIT_CONFIG, False)
     return int(reset)
+
+
+@main.command(name="audit")
+@_pipeline_arg
+@click.option(
+    "--from-time",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    default=None,
+    help="Start each partition at its first record at or after this time (default: the smallest offset kept).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_env_file_opt
+@_traceback_opt
+def audit_command(
+    pipeline_file: Path, from_time: datetime | None, as_json: bool, env_file: Path | None, traceback: bool
+) -> None:
+    """Prove that every offset read, up to the stored position, is one row or one reject: exit 0, else 1."""
+    pipeline = _load(pipeline_file, env_file, traceback)
+    _name_logs(pipeline)
+    when = from_time if from_time is None or from_time.tzinfo else from_time.replace(tzinfo=UTC)
+    try:
+        report = pipeline.audit(from_time=when)
+    except ConfigError as exc:
+        _fail(exc, EXIT_CONFIG, traceback)
+    except LmnhPipesError as exc:
+        _fail(exc, EXIT_RUN_FAILED, traceback, prefix="audit failed: ")
+    click.echo(json.dumps(report.to_dict()) if as_json else "\n".join(report.lines()))
+    if not report.complete:
+        sys.exit(EXIT_RUN_FAILED)
 
 
 @main.command(name="test")

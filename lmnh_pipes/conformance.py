@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Protocol
 
-from . import capabilities, delivery, positioning, replaying
+from . import auditing, capabilities, delivery, positioning, replaying
 from .registry import Kind
 
 __all__ = ["CAPABILITIES", "REQUIRED", "conformance_problems", "members"]
@@ -36,6 +36,7 @@ CAPABILITIES: dict[Kind, tuple[type[Any], ...]] = {
         delivery.NamedPositions,
         positioning.PositionedSource,
         positioning.LaggingSource,
+        auditing.AuditableSource,
     ),
     "validator": (capabilities.OfflineCheck, capabilities.OnlineCheck),
     "sink": (
@@ -54,6 +55,7 @@ CAPABILITIES: dict[Kind, tuple[type[Any], ...]] = {
         replaying.RewindableSink,
         replaying.OutputKeeper,
         positioning.PositionMover,
+        auditing.OffsetAccounting,
     ),
 }
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 import attrs
 
+from .audit import AuditReport, audit
 from .batching import BatchOptions
 from .breaker import RejectLimit
 from .conformance import conformance_problems
@@ -162,6 +164,16 @@ class Pipeline:
             )
         except ConfigError as exc:
             raise self.locate(self.rejects, exc) from exc
+
+    def audit(self, *, from_time: datetime | None = None) -> AuditReport:
+        """Account for every offset the pipeline read, up to its stored position: each must be one row of the sink
+        or one reject, exactly. ``lmnh-pipes audit``; reads, changes nothing. ``from_time`` starts each partition
+        at its first record at or after that time, instead of at the smallest offset kept. Raises
+        :class:`~lmnh_pipes.errors.ConfigError` when the source cannot list its partitions and positions."""
+        try:
+            return audit(self.source, self.sink, self.rejects, name=self.name, plan=self.plan(), from_time=from_time)
+        except ConfigError as exc:
+            raise self.locate(self.source, exc) from exc
 
     def validate(self, items: Iterable[Any]) -> list[Record]:
         """Run the validator chain alone over dicts, bytes, strings or records (for notebooks).

@@ -45,6 +45,20 @@ CREATE TABLE IF NOT EXISTS request_interaction (
     event_at               timestamptz NOT NULL
 );
 
+-- Each row's coordinates in the topic, under a unique key: a re-read (a position moved back with `lmnh-pipes offsets
+-- --reset`) meets rows it wrote before and skips them (the pipeline's on_conflict: nothing), and `lmnh-pipes audit`
+-- can account for every offset. Nullable, so that rows written before these columns existed stay as they are.
+ALTER TABLE rating_interaction ADD COLUMN IF NOT EXISTS kafka_topic text;
+ALTER TABLE rating_interaction ADD COLUMN IF NOT EXISTS kafka_partition integer;
+ALTER TABLE rating_interaction ADD COLUMN IF NOT EXISTS kafka_offset bigint;
+CREATE UNIQUE INDEX IF NOT EXISTS rating_interaction_kafka_key
+    ON rating_interaction (kafka_topic, kafka_partition, kafka_offset);
+ALTER TABLE request_interaction ADD COLUMN IF NOT EXISTS kafka_topic text;
+ALTER TABLE request_interaction ADD COLUMN IF NOT EXISTS kafka_partition integer;
+ALTER TABLE request_interaction ADD COLUMN IF NOT EXISTS kafka_offset bigint;
+CREATE UNIQUE INDEX IF NOT EXISTS request_interaction_kafka_key
+    ON request_interaction (kafka_topic, kafka_partition, kafka_offset);
+
 INSERT INTO rating (rating_id, rating_description) VALUES
     (0, 'Terrible'), (1, 'Bad'), (2, 'Neutral'), (3, 'Good'), (4, 'Amazing')
 ON CONFLICT DO NOTHING;
@@ -73,6 +87,9 @@ CREATE TABLE IF NOT EXISTS kiosk_reject (
 ALTER TABLE kiosk_reject ADD COLUMN IF NOT EXISTS key bytea;
 ALTER TABLE kiosk_reject ADD COLUMN IF NOT EXISTS "timestamp" timestamptz;
 ALTER TABLE kiosk_reject ADD COLUMN IF NOT EXISTS replays integer NOT NULL DEFAULT 0;
+-- One reject per coordinate, as for the rows above. On a table that already holds a message's reject twice (from an
+-- at-least-once pipeline), delete the later copies first: docs/audit.md shows how.
+CREATE UNIQUE INDEX IF NOT EXISTS kiosk_reject_coordinates ON kiosk_reject (topic, "partition", "offset");
 
 -- The exhibition files land here as they are (catalogue.yaml upserts them by id); the trigger keeps
 -- department, floor and exhibition in step, so loading the catalogue twice changes nothing.

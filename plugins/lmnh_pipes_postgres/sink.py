@@ -14,10 +14,12 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from lmnh_pipes import ConfigError, Record, RecordRejectedError, RunError, Sink, TransientError, option_doc
+from lmnh_pipes.auditing import Kept, Span
 from lmnh_pipes.delivery import Positions
 from lmnh_pipes.records import MISSING, compile_path, offsets_by_partition
 from lmnh_pipes.replaying import RejectStore, Settlement, StoredReject
 
+from . import accounting
 from .errors import is_transient
 from .positions import PositionsTable
 from .rejects import RejectsTable
@@ -321,6 +323,38 @@ class PostgresSink:
         with self._lock:
             self._ensure_offsets_table()
             return self._in_transaction(lambda cur: self._positions.move(cur, pipeline, positions))
+
+    # -- audit: what the tables keep of each partition's offsets --
+
+    def accounting_gap(self) -> str | None:
+        """Why these tables cannot account for offsets (one keeps no partition or offset column), or None."""
+        found = self._coordinates()
+        return found if isinstance(found, str) else None
+
+    def lowest_kept(self, partitions: Sequence[tuple[str, int]]) -> Positions:
+        return self._accounting(lambda conn, tables: accounting.lowest_kept(conn, tables, partitions))
+
+    def kept(self, spans: Sequence[Span]) -> list[Kept]:
+        return self._accounting(lambda conn, tables: accounting.kept(conn, tables, spans))
+
+    def _coordinates(self) -> list[accounting.CoordinateColumns] | str:
+        try:
+            with self._connect() as conn:
+                found = [accounting.coordinate_columns(s, list(_describe(conn, s.table))) for s in self._specs.values()]
+        except psycopg.Error as exc:
+            raise self._classify(exc) from exc
+        gaps = [f for f in found if isinstance(f, str)]
+        return "; ".join(gaps) if gaps else [f for f in found if not isinstance(f, str)]
+
+    def _accounting(self, fn: Callable[[psycopg.Connection[Any], list[accounting.CoordinateColumns]], T]) -> T:
+        tables = self._coordinates()
+        if isinstance(tables, str):
+            raise RunError(f"PostgreSQL at {self.where}: {tables}")
+        try:
+            with self._connect() as conn:
+                return fn(conn, tables)
+        except psycopg.Error as exc:
+            raise self._classify(exc) from exc
 
     def copy_records(self, cur: psycopg.Cursor[Any], records: Sequence[Record]) -> int:
         """COPY ``records`` into their tables with ``cur`` (inside the caller's transaction); return the count.
