@@ -80,7 +80,8 @@ def test_audit_proves_a_killed_run_names_damage_and_a_reset_writes_nothing_twice
 
     # Back to 0 and run again: every message is read again, and every table stays exactly as it was.
     before = everything(pg_dsn)
-    execute(pg_dsn, "UPDATE lmnh_pipes_offsets SET next_offset = 0")
+    moved = CliRunner().invoke(main, ["offsets", str(tmp_path / "pipeline.yaml"), "--reset", "earliest"], env=setup)
+    assert moved.exit_code == 0, moved.output
     assert stored_total(pg_dsn) == 0
     again = start(tmp_path, {**setup, "GROUP": f"g-{topic_name}-again"})
     out = stop_when_stored(again, pg_dsn, N)
