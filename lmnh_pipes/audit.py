@@ -15,11 +15,12 @@ from typing import Any
 
 import attrs
 
-from .auditing import AuditableSource, Kept, OffsetAccounting, Span
+from .auditing import Kept, OffsetAccounting, Span
 from .delivery import Positions, PositionStore
 from .errors import ConfigError
 from .interfaces import Sink, Source
 from .plan import DeliveryPlan
+from .positioning import PositionedSource
 
 __all__ = ["SHOWN", "AuditReport", "PartitionAudit", "audit", "coverage"]
 
@@ -178,14 +179,16 @@ def audit(
 ) -> AuditReport:
     """Account for every offset of every partition of ``source`` up to its stored position. ConfigError when the
     source cannot say its partitions and positions; a store that cannot account is reported in ``unproven``."""
-    if not isinstance(source, AuditableSource):
+    if not isinstance(source, PositionedSource):
         raise ConfigError(f"{type(source).__name__} cannot list its partitions and positions: nothing to audit")
-    partitions = source.audit_partitions()
-    positions: Positions
-    if plan.positions_in_sink and isinstance(sink, PositionStore):
-        positions, where = sink.stored_positions(name, partitions), "the positions stored with the rows"
-    else:
-        positions, where = source.group_positions(partitions), "the source's committed positions"
+    with source.position_admin() as admin:
+        partitions = admin.partitions()
+        positions: Positions
+        if plan.positions_in_sink and isinstance(sink, PositionStore):
+            positions, where = sink.stored_positions(name, partitions), "the positions stored with the rows"
+        else:
+            positions, where = admin.group_positions(partitions), "the source's committed positions"
+        lows = admin.offsets_for_time(partitions, from_time) if from_time is not None else {}
     stores: list[OffsetAccounting | None] = []
     unproven: list[str] = []
     for label, component in (("sink", sink), ("rejects sink", rejects)):
@@ -199,10 +202,7 @@ def audit(
         if gap is not None:
             unproven.append(f"the {label} ({type(component).__name__}): {gap}")
         stores.append(component if gap is None and isinstance(component, OffsetAccounting) else None)
-    if from_time is not None:
-        lows = source.positions_at(partitions, from_time)
-    else:
-        lows = {}
+    if from_time is None:
         for accounting in stores:
             if accounting is not None:
                 for key, low in accounting.lowest_kept(partitions).items():

@@ -11,14 +11,13 @@ the core joins the stores' answers into the offsets missing and the offsets kept
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import attrs
 
 from .delivery import Positions
 
-__all__ = ["AuditableSource", "Kept", "OffsetAccounting", "Span"]
+__all__ = ["Kept", "OffsetAccounting", "Span"]
 
 
 @attrs.frozen(kw_only=True)
@@ -62,21 +61,3 @@ class OffsetAccounting(Protocol):
     def kept(self, spans: Sequence[Span]) -> list[Kept]:
         """What is kept of each of ``spans``, in their order."""
         return []
-
-
-@runtime_checkable
-class AuditableSource(Protocol):
-    """A source that can say, without joining its consumer group, what an audit needs of it."""
-
-    def audit_partitions(self) -> list[tuple[str, int]]:
-        """Every (topic, partition) this source reads."""
-        return []
-
-    def group_positions(self, partitions: Sequence[tuple[str, int]]) -> Positions:
-        """The consumer group's committed next offset of each of ``partitions`` that has one."""
-        return {}
-
-    def positions_at(self, partitions: Sequence[tuple[str, int]], when: datetime) -> Positions:
-        """The first offset of each of ``partitions`` whose record's time is at or after ``when`` (the end of the
-        partition when there is none)."""
-        return {}

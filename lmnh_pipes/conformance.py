@@ -36,7 +36,6 @@ CAPABILITIES: dict[Kind, tuple[type[Any], ...]] = {
         delivery.NamedPositions,
         positioning.PositionedSource,
         positioning.LaggingSource,
-        auditing.AuditableSource,
     ),
     "validator": (capabilities.OfflineCheck, capabilities.OnlineCheck),
     "sink": (

@@ -19,7 +19,6 @@ from lmnh_pipes import ConfigError, Record, RunError, option_doc
 from lmnh_pipes.delivery import PositionStore
 from lmnh_pipes.records import make_source_record, offsets_by_partition
 
-from . import audit_reads
 from .connection import Connection
 from .groupadmin import GroupAdmin
 from .offsets import OffsetTracker, read_stored_positions
@@ -137,26 +136,6 @@ class KafkaSource(Connection):
             yield GroupAdmin(topics=self.topic_names, group_id=self.group_id, consumer=consumer, admin=admin)
         finally:
             consumer.close()
-
-    # -- audit: read without joining the group --
-
-    def audit_partitions(self) -> list[tuple[str, int]]:
-        """Every (topic, partition) of this source's topics."""
-        return audit_reads.reading(
-            self.consumer_conf(self.group_id), self._reach, lambda c: audit_reads.partitions_of(c, self.topic_names)
-        )
-
-    def group_positions(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        """The consumer group's committed next offset of each of ``partitions`` that has one."""
-        return audit_reads.reading(
-            self.consumer_conf(self.group_id), self._reach, lambda c: audit_reads.committed(c, partitions)
-        )
-
-    def positions_at(self, partitions: Sequence[tuple[str, int]], when: datetime) -> dict[tuple[str, int], int]:
-        """The first offset of each of ``partitions`` at or after ``when``."""
-        return audit_reads.reading(
-            self.consumer_conf(self.group_id), self._reach, lambda c: audit_reads.offsets_at(c, partitions, when)
-        )
 
     def hold_commits(self) -> None:
         """Commit nothing, not even on a rebalance, until :meth:`release_commits`: the sink makes its rows durable
