@@ -27,6 +27,7 @@ from lmnh_pipes import (
     option_doc,
     show_names,
 )
+from lmnh_pipes.replaying import KEPT_PATHS
 
 from . import durable
 from ._paths import (
@@ -57,20 +58,9 @@ _DURABLE_ONLY_AT_CLOSE: Final = frozenset({".bz2", ".xz", ".lz4", ".zst"})
 
 #: The default columns when the first record written has no mapping value.
 META_COLUMNS: Final = ("meta.source", "meta.topic", "meta.partition", "meta.offset", "meta.key", "raw")
-#: The default columns when the first record written is a rejected one (the usual ``rejects`` sink).
-REJECT_COLUMNS: Final = (
-    "meta.source",
-    "meta.topic",
-    "meta.partition",
-    "meta.offset",
-    "meta.key",
-    "meta.timestamp",
-    "reject.validator",
-    "reject.rule",
-    "reject.reason",
-    "reject.replays",
-    "raw",
-)
+#: The default columns when the first record written is a rejected one (the usual ``rejects`` sink): what a replay
+#: reads back, the raw bytes last.
+REJECT_COLUMNS: Final = (*(path for path in KEPT_PATHS if path != "raw"), "raw")
 
 
 def _check_columns(_: Any, __: attrs.Attribute[Any], value: list[str] | None) -> None:
