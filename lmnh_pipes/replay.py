@@ -36,6 +36,7 @@ from .replaying import (
 from .report import counts_as_dicts, counts_lines, summary_lines
 from .retry import RetryPolicy
 from .validation import validate_all
+from .writer import refused_by_sink
 
 __all__ = ["ReplayMode", "ReplayPlan", "ReplayReport", "Selection", "plan_replay", "replay", "replay_name"]
 
@@ -367,17 +368,14 @@ def _refused(
     exc: RecordRejectedError, accepted: list[Record], settlement: Settlement
 ) -> tuple[list[Record], Settlement]:
     """The batch again, with the records the sink refused moved to the still-rejected, with the sink's reason."""
-    reasons = {id(r): reason for r, reason in exc.records}
+    refused = refused_by_sink(exc, accepted)
     keep: list[Record] = []
     kept: list[StoredReject] = []
     rejected = list(settlement.rejected)
     for record, stored in zip(accepted, settlement.accepted, strict=True):
-        if id(record) in reasons:
-            refused = record.rejected_by(exc.sink, reasons[id(record)], "write")
-            rejected.append((stored, _counted(stored, refused)))
+        if id(record) in refused:
+            rejected.append((stored, _counted(stored, refused[id(record)])))
         else:
             keep.append(record)
             kept.append(stored)
-    if not reasons or len(keep) + len(reasons) != len(accepted):
-        raise RunError(f"{exc} (the refused records are not of this batch)") from exc
     return keep, attrs.evolve(settlement, accepted=kept, rejected=rejected)

@@ -16,7 +16,7 @@ from .plan import DeliveryPlan
 from .records import Record
 from .stopping import StoppableRetry
 
-__all__ = ["Batch", "Writer"]
+__all__ = ["Batch", "Writer", "refused_by_sink"]
 
 log = logging.getLogger("lmnh_pipes.runner")
 
@@ -97,10 +97,7 @@ class Writer:
 
     def _refused(self, exc: RecordRejectedError, accepted: list[Record]) -> dict[int, Record]:
         """The records of ``accepted`` that the sink refused, each now rejected with the sink's reason, by id."""
-        reasons = {id(r): reason for r, reason in exc.records}
-        refused = {id(r): r.rejected_by(exc.sink, reasons[id(r)], "write") for r in accepted if id(r) in reasons}
-        if not refused or len(refused) != len(reasons):
-            raise RunError(f"{exc} (the refused records are not of this batch)") from exc
+        refused = refused_by_sink(exc, accepted)
         first = next(iter(refused.values()))
         log.warning(
             "%s refused %d record(s); they go to the rejects",
@@ -111,3 +108,13 @@ class Writer:
         with self.metrics.lock:
             self.metrics.errors[type(exc).__name__] += 1
         return refused
+
+
+def refused_by_sink(exc: RecordRejectedError, accepted: Sequence[Record]) -> dict[int, Record]:
+    """The records of ``accepted`` that ``exc`` says the sink refused, each now rejected with the sink's reason
+    (rule ``write``), by id. RunError when it names no record, or records that are not among ``accepted``."""
+    reasons = {id(r): reason for r, reason in exc.records}
+    refused = {id(r): r.rejected_by(exc.sink, reasons[id(r)], "write") for r in accepted if id(r) in reasons}
+    if not refused or len(refused) != len(reasons):
+        raise RunError(f"{exc} (the refused records are not of this batch)") from exc
+    return refused
