@@ -130,9 +130,6 @@ class Settlement:
     passed: Sequence[StoredReject] = ()
     positions: Positions = attrs.field(factory=dict)
 
-    def __len__(self) -> int:
-        return len(self.accepted) + len(self.rejected) + len(self.dropped) + len(self.passed)
-
 
 @runtime_checkable
 class RejectStore(Protocol):
