@@ -197,8 +197,6 @@ class KioskValidator:
             except (ValueError, RecursionError) as exc:  # DecodeError, and int() past the digit limit
                 reason = str(exc) if isinstance(exc, DecodeError) else f"not valid JSON: {exc}"
                 return record.rejected_by(self.name, reason or type(exc).__name__, "json")
-        elif not isinstance(value, Mapping):
-            return record.rejected_by(self.name, f"expected a JSON object, found {describe_value(value)}", "json")
         elif type(value) is dict:
             # After the json validator. The usual message takes this shortcut: exactly the keys of a rating or a
             # request, JSON types, a known site (the catalogue's sites are canonical: str(int(...))), and the
@@ -210,6 +208,8 @@ class KioskValidator:
                 t = value.get("type") if n == 4 else None
                 if (n == 3 and v != -1) or (n == 4 and v == -1 and type(t) is int):
                     return self._check(record, at, site, v, t, _CANONICAL_AT.fullmatch(at) is not None)
+        elif not isinstance(value, Mapping):
+            return record.rejected_by(self.name, f"expected a JSON object, found {describe_value(value)}", "json")
         return self._check_mapping(record, value)
 
     def _check_mapping(self, record: Record, value: Mapping[Any, Any]) -> Record:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -13,7 +13,16 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from lmnh_pipes import ConfigError, Record, RecordRejectedError, RunError, Sink, TransientError, option_doc
+from lmnh_pipes import (
+    ConfigError,
+    Record,
+    RecordRejectedError,
+    RunError,
+    Sink,
+    TransientError,
+    describe_value,
+    option_doc,
+)
 from lmnh_pipes.auditing import Kept, Span
 from lmnh_pipes.delivery import Positions
 from lmnh_pipes.records import MISSING, compile_path, offsets_by_partition
@@ -23,8 +32,8 @@ from . import accounting
 from .errors import is_transient
 from .positions import PositionsTable
 from .rejects import RejectsTable
-from .rows import LookUp, RowError, row_builder
-from .tables import ON_CONFLICT, Column, TableSpec, default_column, parse_tables
+from .rows import BatchRows, LookUp, RowError, batch_rows, row_builder
+from .tables import ON_CONFLICT, Column, Lookup, TableSpec, default_column, parse_tables
 
 __all__ = ["COPY_FORMATS", "PostgresSink"]
 
@@ -62,6 +71,8 @@ class _Target:
     stage: sql.Composed | None  # INSERT ... SELECT ... ON CONFLICT from the staging table, when configured
     stage_table: sql.Identifier | None
     stage_create: sql.Composed | None
+    rows: BatchRows  # the batch's rows, inline (batch_rows)
+    lookups: tuple[Lookup, ...]  # the look-ups whose cached tables ``rows`` takes, in order
 
 
 @attrs.define(kw_only=True)
@@ -386,13 +397,13 @@ class PostgresSink:
                 reason = f"no table for {self.route} = {value!r} (routes: {', '.join(self._targets)})"
                 refused += [(r, reason) for r in group]
                 continue
-            rows, bad = self._rows(cur, target, group)
+            kept, rows, bad = self._rows(cur, target, group)
             refused += bad
             if isolate:
-                refused += self._copy_isolating(cur, target, rows)
+                refused += self._copy_isolating(cur, target, list(zip(kept, rows, strict=True)))
             elif rows:
                 try:
-                    self._copy(cur, target, [row for _, row in rows])
+                    self._copy(cur, target, rows)
                 except _REFUSALS as exc:
                     raise _Refused from exc
         if refused:
@@ -400,7 +411,7 @@ class PostgresSink:
         return len(records)
 
     def _copy_isolating(
-        self, cur: psycopg.Cursor[Any], target: _Target, rows: list[tuple[Record, list[Any]]]
+        self, cur: psycopg.Cursor[Any], target: _Target, rows: list[tuple[Record, Sequence[Any]]]
     ) -> list[tuple[Record, str]]:
         """COPY ``rows`` in a savepoint; if the database refuses it, bisect to find the rows it refuses."""
         if not rows:
@@ -415,7 +426,7 @@ class PostgresSink:
         middle = len(rows) // 2
         return self._copy_isolating(cur, target, rows[:middle]) + self._copy_isolating(cur, target, rows[middle:])
 
-    def _copy(self, cur: psycopg.Cursor[Any], target: _Target, rows: list[list[Any]]) -> None:
+    def _copy(self, cur: psycopg.Cursor[Any], target: _Target, rows: Sequence[Sequence[Any]]) -> None:
         if target.stage_create is not None:
             # Temporary tables live as long as their connection: create it in every transaction, as a
             # reconnection after an outage starts without it.
@@ -431,16 +442,11 @@ class PostgresSink:
 
     def _rows(
         self, cur: psycopg.Cursor[Any], target: _Target, records: list[Record]
-    ) -> tuple[list[tuple[Record, list[Any]]], list[tuple[Record, str]]]:
-        build = row_builder(target.columns, target.types, self._look_up(cur))
-        rows: list[tuple[Record, list[Any]]] = []
-        bad: list[tuple[Record, str]] = []
-        for r in records:
-            try:
-                rows.append((r, build(r)))
-            except RowError as exc:
-                bad.append((r, str(exc)))
-        return rows, bad
+    ) -> tuple[list[Record], list[Sequence[Any]], list[tuple[Record, str]]]:
+        """The records kept, their rows, and the records that cannot become rows, with the reason."""
+        general = row_builder(target.columns, target.types, self._look_up(cur))
+        tables = [self._lookups.get((lookup.table, lookup.key, lookup.value), {}) for lookup in target.lookups]
+        return target.rows(records, general, tables)
 
     def _look_up(self, cur: psycopg.Cursor[Any]) -> LookUp:
         """A column's look-up, from a cache that is read again when a key is missing (a new exhibition)."""
@@ -448,6 +454,8 @@ class PostgresSink:
         def look_up(column: Column, value: Any) -> Any:
             lookup = column.lookup
             assert lookup is not None
+            if not isinstance(value, Hashable):  # a list or an object from JSON: never a key of the table
+                raise RowError(f"column {column.name}: cannot look up {describe_value(value)} in {lookup.table}")
             key = (lookup.table, lookup.key, lookup.value)
             table = self._lookups.get(key)
             if table is None or value not in table:
@@ -569,14 +577,18 @@ class PostgresSink:
                     "CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA"
                 ).format(stage_table, names, spec.identifier)
                 into = stage_table
+            types = tuple(table_columns[c.name][0] for c in columns)
+            rows, lookups = batch_rows(columns, types)
             self._targets[value] = _Target(
                 spec=spec,
                 columns=columns,
-                types=tuple(table_columns[c.name][0] for c in columns),
+                types=types,
                 copy=sql.SQL("COPY {} ({}) FROM STDIN{}").format(into, names, fmt),
                 stage=stage,
                 stage_table=stage_table,
                 stage_create=stage_create,
+                rows=rows,
+                lookups=lookups,
             )
         return problems
 
