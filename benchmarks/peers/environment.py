@@ -24,6 +24,7 @@ DEFAULT_VENV: Final = ROOT / "benchmarks" / ".peers-venv"
 ENV_VAR: Final = "LMNH_BENCH_PEERS_PYTHON"
 REQUIREMENTS: Final = (
     "quixstreams[postgresql]==3.28.1",  # the extra brings psycopg2-binary, for its PostgreSQLSink
+    "bytewax[kafka]==0.21.1",
     "psycopg[binary]>=3.2",  # the COPY sink, and the exhibition look-up
     "msgspec>=0.18",
     # What the kiosk validator needs from lmnh-pipes' own dependencies:
@@ -35,10 +36,10 @@ REQUIREMENTS: Final = (
 )
 #: Written once every requirement is installed: a folder without it (an interrupted install) is installed again.
 _STAMP: Final = ".lmnh-peers-ready"
-_VERSIONS: Final = ("quixstreams", "confluent-kafka", "psycopg2-binary", "psycopg", "msgspec")
+_VERSIONS: Final = ("quixstreams", "bytewax", "confluent-kafka", "psycopg2-binary", "psycopg", "msgspec")
 #: Run with the catalogue's path: what the worker imports, and the validator opening its catalogue.
 _CHECK: Final = (
-    "import sys, quixstreams, quixstreams.sinks.community.postgresql, psycopg, msgspec\n"
+    "import sys, quixstreams, quixstreams.sinks.community.postgresql, bytewax.connectors.kafka, psycopg, msgspec\n"
     "from lmnh_pipes_kiosk import KioskValidator\n"
     "KioskValidator(catalogue=sys.argv[1]).open()\n"
 )

@@ -15,7 +15,7 @@ checks them, and the exhibition's key is looked up (:func:`benchmarks.kiosk_rows
 checkpoint. Prints one line of JSON on stdout: ``processed``, ``first_message_at`` (time.time() when the first
 message was processed), ``import_s``, ``run_s``, and ``cpu_s`` (its own CPU, all threads, up to then).
 
-Run by :mod:`benchmarks.quix`; only the standard library is imported before :func:`main`, so that the argument
+Run by :mod:`benchmarks.peer_runs`; only the standard library is imported before :func:`main`, so that the argument
 parsing can be tested without Quix.
 """
 
@@ -160,7 +160,7 @@ def _copy_sink(dsn: str) -> Any:
     import psycopg
     from quixstreams.sinks import BatchingSink, SinkBatch
 
-    from benchmarks.kiosk_rows import COPY, TYPES
+    from benchmarks.kiosk_rows import write_copy
 
     class CopySink(BatchingSink):  # type: ignore[misc]  # quixstreams is not installed where mypy runs
         def __init__(self) -> None:
@@ -172,17 +172,7 @@ def _copy_sink(dsn: str) -> Any:
 
         def write(self, batch: SinkBatch) -> None:
             assert self._db is not None, "Quix calls setup() before the first write"
-            tables: tuple[list[Any], ...] = ([], [], [])
-            for item in batch:
-                table, values = item.value
-                tables[table].append(values)
-            with self._db.transaction(), self._db.cursor() as cur:
-                for statement, types, rows in zip(COPY, TYPES, tables, strict=True):
-                    if rows:
-                        with cur.copy(statement) as copy:
-                            copy.set_types(types)
-                            for row in rows:
-                                copy.write_row(row)
+            write_copy(self._db, (item.value for item in batch))
 
     return CopySink()
 

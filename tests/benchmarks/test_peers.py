@@ -1,8 +1,9 @@
-"""The peers' parts that run without their environment: the worker's arguments, the rows it writes, the variant
+"""The peers' parts that run without their environment: the workers' arguments, the rows they write, the variant
 selection, and the duplicates count.
 
-The Quix run itself is not tested here: it needs ``benchmarks/.peers-venv``, made with a download, so the harness
-test leaves the peers out (``--no-peers``) and ``python benchmarks/run.py`` is how they are checked (BENCHMARKS.md).
+The Quix and Bytewax runs themselves are not tested here: they need ``benchmarks/.peers-venv``, made with a
+download, so the harness test leaves the peers out (``--no-peers``) and ``python benchmarks/run.py`` is how they are
+checked (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import pytest
 
 from benchmarks.data import CATALOGUE, Counts, simulate
 from benchmarks.kiosk_rows import COLUMNS, RATING, REJECT, REQUEST, TABLES, as_mapping, converter, table_of
+from benchmarks.peer_runs import duplicates
+from benchmarks.peers.bytewax_worker import parse_args as parse_bytewax_args
 from benchmarks.peers.environment import worker_env
 from benchmarks.peers.quix_worker import parse_args, postgres_params
-from benchmarks.quix import duplicates
 from benchmarks.run import parse_args as parse_run_args
 from benchmarks.run import selected
 from benchmarks.variants import VARIANTS
@@ -46,11 +48,20 @@ def test_the_worker_refuses_bad_arguments(change: list[str]) -> None:
         parse_args(argv)
 
 
-def test_the_worker_module_imports_no_quix() -> None:
-    # In a fresh interpreter of the project's environment, where quixstreams is not installed.
-    code = "import sys, benchmarks.peers.quix_worker; assert 'quixstreams' not in sys.modules"
+@pytest.mark.parametrize(("worker", "library"), [("quix_worker", "quixstreams"), ("bytewax_worker", "bytewax")])
+def test_a_worker_module_imports_no_peer(worker: str, library: str) -> None:
+    # In a fresh interpreter of the project's environment, where the peers are not installed.
+    code = f"import sys, benchmarks.peers.{worker}; assert {library!r} not in sys.modules"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_bytewax_worker_takes_its_arguments() -> None:
+    argv = ["--bootstrap", "b:1", "--dsn", "dbname=x", "--topic", "t", "--messages", "3", "--catalogue", "c"]
+    args = parse_bytewax_args([*argv, "--recovery-dir", "r"])
+    assert (args.bootstrap, args.topic, args.messages, args.recovery_dir) == ("b:1", "t", 3, "r")
+    with pytest.raises(SystemExit):
+        parse_bytewax_args(argv)  # no recovery folder
 
 
 def test_postgres_params_split_a_connection_string() -> None:
@@ -102,7 +113,7 @@ def test_duplicates_are_the_rows_beyond_the_truth() -> None:
 
 def test_peers_run_by_default_and_not_with_no_peers() -> None:
     peers = {n for n, v in VARIANTS.items() if v.peer}
-    assert peers == {"quix_pg_sink", "quix_copy_sink"}
+    assert peers == {"quix_pg_sink", "quix_copy_sink", "bytewax_copy_sink"}
     assert peers <= set(selected(parse_run_args([])))
     assert not peers & set(selected(parse_run_args(["--no-peers"])))
     assert selected(parse_run_args(["--only", "quix_copy_sink", "handtuned"])) == ["handtuned", "quix_copy_sink"]
