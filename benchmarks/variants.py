@@ -1,4 +1,7 @@
-"""Every variant the harness measures, in the order it runs them: name -> unit, what it is, how to run it once."""
+"""Every variant the harness measures, in the order it runs them: name -> unit, what it is, how to run it once.
+
+The peers (``peer=True``: other libraries, run in their own environment) come last; ``--no-peers`` leaves them out.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Final
 
 import attrs
 
-from . import handtuned, lmnh, naive, pg_sink, stages
+from . import handtuned, lmnh, naive, peer_runs, pg_sink, stages
 from .context import Context
 from .measure import Sample
 
@@ -16,11 +19,13 @@ __all__ = ["VARIANTS", "Variant"]
 
 @attrs.frozen
 class Variant:
-    """One thing measured: ``run(ctx)`` does one timed run and says what the tables must hold."""
+    """One thing measured: ``run(ctx)`` does one timed run and says what the tables must hold. A ``peer`` runs
+    another library in the peers' environment (``ctx.peers_python``)."""
 
     unit: str
     note: str
     run: Callable[[Context], Sample]
+    peer: bool = attrs.field(default=False, kw_only=True)
 
 
 VARIANTS: Final[dict[str, Variant]] = {
@@ -88,5 +93,25 @@ VARIANTS: Final[dict[str, Variant]] = {
     ),
     "sink_insert_per_row": Variant(
         "rows/s", "one INSERT + COMMIT per row (capped: --cap)", pg_sink.run_sink_insert_per_row
+    ),
+    "quix_pg_sink": Variant(
+        "msg/s",
+        "Quix Streams 3.28.1, at least once: one apply (msgspec, kiosk rules, look-up), its PostgreSQLSink routed "
+        "by table_name; commit_every 15,000; a subprocess timed from its start (imports included) to its exit",
+        lambda ctx: peer_runs.run_quix(ctx, "pg"),
+        peer=True,
+    ),
+    "quix_copy_sink": Variant(
+        "msg/s",
+        "as quix_pg_sink with a BatchingSink of binary COPY into the three tables, one transaction per batch",
+        lambda ctx: peer_runs.run_quix(ctx, "copy"),
+        peer=True,
+    ),
+    "bytewax_copy_sink": Variant(
+        "msg/s",
+        "Bytewax 0.21.1, one worker, recovery on (at least once): KafkaSource(tail=False, batch_size=5,000), no "
+        "consumer group; a map as quix's apply; a DynamicSink of binary COPY; a subprocess, timed as quix's",
+        peer_runs.run_bytewax,
+        peer=True,
     ),
 }
