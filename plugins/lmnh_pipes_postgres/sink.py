@@ -71,6 +71,8 @@ class _Target:
     stage: sql.Composed | None  # INSERT ... SELECT ... ON CONFLICT from the staging table, when configured
     stage_table: sql.Identifier | None
     stage_create: sql.Composed | None
+    # COPY straight into the table, when the staging path's INSERT ... ON CONFLICT may be skipped (copies_directly)
+    direct: sql.Composed | None
     rows: BatchRows  # the batch's rows, inline (batch_rows)
     lookups: tuple[Lookup, ...]  # the look-ups whose cached tables ``rows`` takes, in order
 
@@ -427,18 +429,42 @@ class PostgresSink:
         return self._copy_isolating(cur, target, rows[:middle]) + self._copy_isolating(cur, target, rows[middle:])
 
     def _copy(self, cur: psycopg.Cursor[Any], target: _Target, rows: Sequence[Sequence[Any]]) -> None:
-        if target.stage_create is not None:
-            # Temporary tables live as long as their connection: create it in every transaction, as a
-            # reconnection after an outage starts without it.
-            cur.execute(target.stage_create)
-        with cur.copy(target.copy) as copy:
+        if target.stage is None:
+            self._copy_rows(cur, target.copy, target, rows)
+            return
+        if target.direct is not None and self._copied_directly(cur, target.direct, target, rows):
+            return
+        # Temporary tables live as long as their connection: create it in every transaction, as a reconnection
+        # after an outage starts without it.
+        assert target.stage_create is not None
+        cur.execute(target.stage_create)
+        self._copy_rows(cur, target.copy, target, rows)
+        cur.execute(target.stage)
+        cur.execute(sql.SQL("TRUNCATE {}").format(target.stage_table))
+
+    def _copied_directly(
+        self, cur: psycopg.Cursor[Any], direct: sql.Composed, target: _Target, rows: Sequence[Sequence[Any]]
+    ) -> bool:
+        """The shortcut for a table with ``on_conflict``: COPY the rows straight into the table, in a savepoint.
+        True when the database took every one of them: then no row met an existing key or another row's key, so
+        the staging path's ``INSERT ... ON CONFLICT`` would have inserted the same rows. On any refusal the
+        savepoint is rolled back and False returned: the staging path then decides, as it always did.
+        (``tests/plugins/postgres/test_postgres_sink.py`` compares the two paths.)"""
+        try:
+            with cur.connection.transaction():
+                self._copy_rows(cur, direct, target, rows)
+        except _REFUSALS:
+            return False
+        return True
+
+    def _copy_rows(
+        self, cur: psycopg.Cursor[Any], statement: sql.Composed, target: _Target, rows: Sequence[Sequence[Any]]
+    ) -> None:
+        with cur.copy(statement) as copy:
             if self.copy_format == "binary":
                 copy.set_types(list(target.types))
             for row in rows:
                 copy.write_row(row)
-        if target.stage is not None:
-            cur.execute(target.stage)
-            cur.execute(sql.SQL("TRUNCATE {}").format(target.stage_table))
 
     def _rows(
         self, cur: psycopg.Cursor[Any], target: _Target, records: list[Record]
@@ -551,7 +577,7 @@ class PostgresSink:
                     problems.append(f"column {c.name}: lookup table {c.lookup.table} does not exist")
             names = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
             fmt = sql.SQL(" (FORMAT BINARY)" if self.copy_format == "binary" else "")
-            stage = stage_table = stage_create = None
+            stage = stage_table = stage_create = direct = None
             into: sql.Composable = spec.identifier
             if spec.on_conflict != "error":
                 stage_table = sql.Identifier(f"_lmnh_stage_{len(self._targets)}_{spec.table.replace('.', '_')}")
@@ -577,6 +603,8 @@ class PostgresSink:
                     "CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA"
                 ).format(stage_table, names, spec.identifier)
                 into = stage_table
+                if copies_directly(conn, spec):
+                    direct = sql.SQL("COPY {} ({}) FROM STDIN{}").format(spec.identifier, names, fmt)
             types = tuple(table_columns[c.name][0] for c in columns)
             rows, lookups = batch_rows(columns, types)
             self._targets[value] = _Target(
@@ -587,6 +615,7 @@ class PostgresSink:
                 stage=stage,
                 stage_table=stage_table,
                 stage_create=stage_create,
+                direct=direct,
                 rows=rows,
                 lookups=lookups,
             )
@@ -596,6 +625,21 @@ class PostgresSink:
         ident = sql.SQL(".").join(sql.Identifier(p) for p in table.split("."))
         cur.execute(sql.SQL("SELECT {}, {} FROM {}").format(sql.Identifier(key), sql.Identifier(value), ident))
         return dict(cur.fetchall())
+
+
+def copies_directly(conn: psycopg.Connection[Any], spec: TableSpec) -> bool:
+    """Whether a table with ``on_conflict`` may take a batch by plain COPY when none of its rows conflicts
+    (:meth:`PostgresSink._copied_directly`): a unique index on exactly the conflict key arbitrates, as it does for
+    ``ON CONFLICT`` (else that fails, and so must every batch), and no constraint is deferred to the commit, where
+    a refusal would come after the choice was made."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = to_regclass(%s) AND i.indisunique "
+        "AND i.indpred IS NULL AND i.indexprs IS NULL AND (SELECT array_agg(a.attname::text ORDER BY a.attname) "
+        "FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)) = %s::text[]) "
+        "AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conrelid = to_regclass(%s) AND c.condeferrable)",
+        (spec.table, sorted(spec.conflict_key), spec.table),
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _describe(conn: psycopg.Connection[Any], table: str) -> dict[str, tuple[str, bool]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 
+import attrs
 import psycopg
 import pytest
 
@@ -369,3 +370,79 @@ def test_a_backwards_replay_is_idempotent_with_the_coordinates_as_conflict_key(d
     s.close()
     assert rows(db, "SELECT count(*), count(DISTINCT kafka_offset) FROM rating_interaction") == [(10, 10)]
     assert rows(db, "SELECT next_offset FROM lmnh_pipes_offsets WHERE pipeline = 'p'") == [(10,)]
+
+
+def coordinates_sink(dsn: str, *, direct: bool) -> PostgresSink:
+    """The museum's tables with coordinates under a unique key and on_conflict: nothing (as pipeline.yaml has
+    them); ``direct`` False takes the staging path for every batch, as before the shortcut."""
+    coordinates = {"kafka_topic": "meta.topic", "kafka_partition": "meta.partition", "kafka_offset": "meta.offset"}
+    tables = {
+        kind: {
+            **spec,
+            "columns": {**spec["columns"], **coordinates},
+            "conflict_key": list(coordinates),
+            "on_conflict": "nothing",
+        }
+        for kind, spec in TABLES.items()
+    }
+    s = PostgresSink(dsn=dsn, route="kind", tables=tables)
+    s.open()
+    if not direct:
+        s._targets = {k: attrs.evolve(t, direct=None) for k, t in s._targets.items()}
+    return s
+
+
+def test_the_direct_copy_decides_as_the_staging_path(db):
+    """copies_directly's shortcut (COPY straight into the table when nothing conflicts) against the staging
+    path, batch by batch: the same rows land, the same records are refused, with the same reasons."""
+    at = datetime(2024, 7, 1, 9, 30, tzinfo=SUMMER)
+    batches = [
+        [kiosk(at, "1", 2, offset=o) for o in range(5)],  # nothing there yet
+        [kiosk(at, "1", 3, offset=o) for o in range(3, 8)],  # 3 and 4 are there: skipped
+        [kiosk(at, "2", 1, offset=9), kiosk(at, "2", 4, offset=9)],  # one key twice in the batch: the last wins
+        [kiosk(at, "1", 7, offset=20), kiosk(at, "1", 1, offset=21)],  # a rating the table refuses (no rating 7)
+        [kiosk(at, "1", 7, offset=2), kiosk(at, "3", -1, 1, offset=22)],  # refused, but its key is there: skipped
+        [kiosk(at, "3", -1, 0, offset=o, partition=1) for o in range(3)],  # requests
+    ]
+    outcomes = []
+    for direct in (True, False):
+        execute(db, "TRUNCATE rating_interaction, request_interaction")
+        s = coordinates_sink(db, direct=direct)
+        assert all((t.direct is not None) is direct for t in s._targets.values())
+        refused = []
+        for batch in batches:
+            try:
+                s.write(batch)
+                refused.append([])
+            except RecordRejectedError as exc:
+                refused.append([(r.meta.offset, reason) for r, reason in exc.records])
+        s.close()
+        tables = [
+            rows(
+                db,
+                f"SELECT exhibition_id, {kind}_id, kafka_partition, kafka_offset FROM {kind}_interaction ORDER BY 3, 4",
+            )
+            for kind in ("rating", "request")
+        ]
+        outcomes.append((refused, tables))
+    assert outcomes[0] == outcomes[1]
+    refused, (ratings, requests) = outcomes[0]
+    assert [len(r) for r in refused] == [0, 0, 0, 1, 0, 0]
+    assert [o for _, _, _, o in ratings] == [0, 1, 2, 3, 4, 5, 6, 7, 9]
+    assert [v for _, v, _, o in ratings if o == 9] == [4]
+    # The batch with a refused record is rolled back whole (the runner writes it again without that record).
+    assert [(p, o) for _, _, p, o in requests] == [(0, 22), (1, 0), (1, 1), (1, 2)]
+
+
+def test_the_direct_copy_needs_a_unique_index_on_the_conflict_key(db):
+    """Without one, ON CONFLICT fails, and so does every batch: the shortcut is not offered to hide it."""
+    s = coordinates_sink(db, direct=True)
+    assert all(t.direct is not None for t in s._targets.values())
+    s.close()
+    execute(db, "DROP INDEX rating_interaction_kafka_key")
+    s = coordinates_sink(db, direct=True)
+    assert s._targets["rating"].direct is None
+    assert s._targets["request"].direct is not None
+    with pytest.raises(Exception, match="no unique or exclusion constraint"):
+        s.write([kiosk(datetime(2024, 7, 1, 9, 30, tzinfo=SUMMER), "1", 2)])
+    s.close()
