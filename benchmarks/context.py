@@ -35,6 +35,7 @@ class Context:
     executemany_cap: int
     cache: dict[str, Any] = attrs.field(factory=dict)  # what several variants prepare once (validated records)
     peers_python: Path | None = None  # the interpreter of the peers' environment, once run.py prepared it
+    processes: int = 2  # scale_n's lmnh-pipes processes
 
     @property
     def capped(self) -> int:

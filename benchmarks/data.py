@@ -34,6 +34,7 @@ __all__ = [
 ROOT: Final = Path(__file__).resolve().parents[1]
 CATALOGUE: Final = ROOT / "examples" / "lmnh" / "exhibitions"
 SCHEMA: Final = ROOT / "examples" / "lmnh" / "schema.sql"
+#: The topic's partitions unless ``--partitions`` says otherwise.
 PARTITIONS: Final = 3
 RATING, REQUEST, REJECT = 0, 1, 2
 _KIND: Final = {"rating": RATING, "request": REQUEST}
@@ -72,6 +73,7 @@ class Topic:
     raws: Sequence[bytes] = attrs.field(repr=False)
     kinds: bytes = attrs.field(repr=False)  # RATING, REQUEST or REJECT for message i
     produce_seconds: float = 0.0
+    partitions: int = PARTITIONS  # message i is at partition i % partitions, offset i // partitions
 
     @property
     def size(self) -> int:
@@ -84,13 +86,13 @@ class Topic:
 
     def partition_sizes(self) -> dict[int, int]:
         """Messages per partition."""
-        return {p: len(range(p, self.size, PARTITIONS)) for p in range(PARTITIONS)}
+        return {p: len(range(p, self.size, self.partitions)) for p in range(self.partitions)}
 
     def truth_of_prefixes(self, consumed: Mapping[int, int]) -> Counts:
         """The truth of the first ``consumed[p]`` messages of each partition ``p`` (a capped run's share)."""
         picked = bytearray()
         for p, n in consumed.items():
-            picked += self.kinds[p : p + PARTITIONS * n : PARTITIONS]
+            picked += self.kinds[p : p + self.partitions * n : self.partitions]
         return Counts(picked.count(RATING), picked.count(REQUEST), picked.count(REJECT))
 
 
@@ -104,18 +106,21 @@ def simulate(n: int) -> tuple[list[bytes], bytes]:
     return raws, bytes(kinds)
 
 
-def fill_topic(bootstrap: str, name: str, n: int) -> Topic:
-    """Create a 3-partition topic and produce ``n`` simulated messages to it, round-robin; return it with its truth."""
+def fill_topic(bootstrap: str, name: str, n: int, partitions: int = PARTITIONS) -> Topic:
+    """Create a topic of ``partitions`` partitions and produce ``n`` simulated messages to it, round-robin; return
+    it with its truth."""
     raws, kinds = simulate(n)
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(name, num_partitions=PARTITIONS, replication_factor=1)]).values():
+    for future in admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)]).values():
         future.result(timeout=10)
     started = time.perf_counter()
-    _produce(bootstrap, name, raws)
-    return Topic(name=name, raws=raws, kinds=kinds, produce_seconds=time.perf_counter() - started)
+    _produce(bootstrap, name, raws, partitions)
+    return Topic(
+        name=name, raws=raws, kinds=kinds, produce_seconds=time.perf_counter() - started, partitions=partitions
+    )
 
 
-def _produce(bootstrap: str, topic: str, raws: Iterable[bytes]) -> None:
+def _produce(bootstrap: str, topic: str, raws: Iterable[bytes], partitions: int) -> None:
     failed: list[str] = []
 
     def delivered(err: ck.KafkaError | None, _msg: ck.Message) -> None:
@@ -136,10 +141,10 @@ def _produce(bootstrap: str, topic: str, raws: Iterable[bytes]) -> None:
     produce = producer.produce
     for i, raw in enumerate(raws):
         try:
-            produce(topic, raw, partition=i % PARTITIONS)
+            produce(topic, raw, partition=i % partitions)
         except BufferError:
             producer.flush(10)
-            produce(topic, raw, partition=i % PARTITIONS)
+            produce(topic, raw, partition=i % partitions)
     left = producer.flush(120)
     if left or failed:
         raise RuntimeError(f"producing failed: {left} undelivered, {len(failed)} errors {failed[:3]}")

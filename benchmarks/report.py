@@ -26,7 +26,7 @@ RATIOS: Final = (
     ("lmnh_pipes / naive", "lmnh_pipes", "naive"),
     ("lmnh_pipes / handtuned", "lmnh_pipes", "handtuned"),
     ("lmnh_pipes_kiosk_only / handtuned", "lmnh_pipes_kiosk_only", "handtuned"),
-    ("scale_2 / scale_1", "scale_2", "scale_1"),
+    ("scale_n / scale_1", "scale_n", "scale_1"),
     ("sink_copy / sink_executemany", "sink_copy", "sink_executemany"),
     ("sink_copy / sink_insert_per_row", "sink_copy", "sink_insert_per_row"),
     ("lmnh_pipes / quix_pg_sink", "lmnh_pipes", "quix_pg_sink"),

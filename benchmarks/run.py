@@ -39,6 +39,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n\n")[1])
     parser.add_argument("--messages", type=int, default=1_000_000, help="messages in the topic (default 1,000,000)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each variant (default 3)")
+    parser.add_argument(
+        "--partitions", type=int, default=data.PARTITIONS, help=f"the topic's partitions (default {data.PARTITIONS})"
+    )
+    (parser.add_argument("--processes", type=int, default=2, help="lmnh-pipes processes of scale_n (default 2)"),)
     parser.add_argument("--only", nargs="+", choices=sorted(VARIANTS), metavar="NAME", help="measure only these")
     parser.add_argument(
         "--cap", type=int, default=20_000, help="messages (rows) for the one-at-a-time variants (default 20,000)"
@@ -57,7 +61,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"the peers' interpreter (default: ${ENV_VAR}, else benchmarks/.peers-venv, made if missing)",
     )
     args = parser.parse_args(argv)
-    for name in ("messages", "runs", "cap", "executemany_cap"):
+    for name in ("messages", "runs", "partitions", "processes", "cap", "executemany_cap"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.no_peers and args.only and any(VARIANTS[n].peer for n in args.only):
@@ -108,9 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         data.create_schema(servers.dsn)
         started = time.perf_counter()
-        topic = data.fill_topic(servers.bootstrap, "kiosk-bench", args.messages)
+        topic = data.fill_topic(servers.bootstrap, "kiosk-bench", args.messages, args.partitions)
         print(
-            f"topic: {topic.size:,} messages in {data.PARTITIONS} partitions, simulated and produced in "
+            f"topic: {topic.size:,} messages in {topic.partitions} partitions, simulated and produced in "
             f"{time.perf_counter() - started:.1f} s (producing {topic.produce_seconds:.1f} s); truth: {topic.truth}"
         )
         ctx = Context(
@@ -120,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cap=args.cap,
             executemany_cap=args.executemany_cap,
             peers_python=peers_python,
+            processes=args.processes,
         )
         for run in range(1, args.runs + 1):
             for name in names:
@@ -189,7 +194,8 @@ def _finish(
                 "runs": args.runs,
                 "cap": args.cap,
                 "executemany_cap": args.executemany_cap,
-                "partitions": data.PARTITIONS,
+                "partitions": topic.partitions,
+                "processes": args.processes,
                 "truth": {
                     "ratings": topic.truth.ratings,
                     "requests": topic.truth.requests,

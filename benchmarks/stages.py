@@ -16,7 +16,7 @@ from lmnh_pipes_rules import JsonValidator
 from tests.plugins.postgres.kiosk_db import TABLES
 
 from .context import Context
-from .data import CATALOGUE, PARTITIONS, Counts, count_rows, reset_tables
+from .data import CATALOGUE, Counts, count_rows, reset_tables
 from .measure import Sample
 
 __all__ = ["ROUTED_TABLES", "open_sinks", "run_consume", "run_copy", "run_validate", "validated_records"]
@@ -40,7 +40,8 @@ def run_consume(ctx: Context) -> Sample:
                 "fetch.queue.backoff.ms": 10,
             }
         )
-        consumer.assign([ck.TopicPartition(ctx.topic.name, p, ck.OFFSET_BEGINNING) for p in range(PARTITIONS)])
+        partitions = range(ctx.topic.partitions)
+        consumer.assign([ck.TopicPartition(ctx.topic.name, p, ck.OFFSET_BEGINNING) for p in partitions])
         count = 0
         try:
             while count < n:
@@ -51,10 +52,9 @@ def run_consume(ctx: Context) -> Sample:
 
 
 def _records(ctx: Context) -> list[Record]:
+    parts = ctx.topic.partitions
     return [
-        Record(
-            raw=raw, meta=Meta(source="kafka", topic=ctx.topic.name, partition=i % PARTITIONS, offset=i // PARTITIONS)
-        )
+        Record(raw=raw, meta=Meta(source="kafka", topic=ctx.topic.name, partition=i % parts, offset=i // parts))
         for i, raw in enumerate(ctx.topic.raws)
     ]
 

@@ -78,10 +78,10 @@ VARIANTS: Final[dict[str, Variant]] = {
         "1 `lmnh-pipes run` process; wall time from start until every row is in (group join included)",
         lambda ctx: lmnh.run_processes(ctx, 1),
     ),
-    "scale_2": Variant(
+    "scale_n": Variant(
         "msg/s",
-        "2 `lmnh-pipes run` processes in one consumer group; as scale_1",
-        lambda ctx: lmnh.run_processes(ctx, 2),
+        "--processes (default 2) `lmnh-pipes run` processes in one consumer group; as scale_1",
+        lambda ctx: lmnh.run_processes(ctx, ctx.processes),
     ),
     "sink_copy": Variant(
         "rows/s", "PostgresSink.write (binary COPY, routed, look-up), 5,000 rows a transaction", pg_sink.run_sink_copy

@@ -55,6 +55,10 @@ def test_truth_of_prefixes_takes_each_partitions_first_messages() -> None:
     assert topic.partition_sizes() == {0: 3, 1: 2, 2: 2}
     # Partition 0: messages 0, 3; partition 1: message 1; partition 2: none.
     assert topic.truth_of_prefixes({0: 2, 1: 1, 2: 0}) == Counts(ratings=1, requests=1, rejects=1)
+    # With --partitions 2: message i is at partition i % 2, offset i // 2.
+    two = Topic(name="t", raws=[b""] * 7, kinds=bytes([0, 1, 2, 2, 0, 0, 1]), partitions=2)
+    assert two.partition_sizes() == {0: 4, 1: 3}
+    assert two.truth_of_prefixes({0: 3, 1: 1}) == Counts(ratings=2, requests=1, rejects=1)
 
 
 def test_rank_orders_functions_by_own_and_total_samples() -> None:
