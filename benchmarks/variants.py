@@ -55,6 +55,12 @@ VARIANTS: Final[dict[str, Variant]] = {
         f"consume(10000), {handtuned.decoder()[0]} decode, kiosk rules, binary COPY + offsets in one transaction",
         handtuned.run_handtuned,
     ),
+    "handtuned_strict": Variant(
+        "msg/s",
+        "as handtuned, decoding with lmnh_pipes.decode_object: strict JSON (repeated keys refused), as the json "
+        "validator decodes",
+        lambda ctx: handtuned.run_handtuned(ctx, strict=True),
+    ),
     "stage_consume": Variant(
         "msg/s", "Kafka -> discard: consume(10000), fetch.queue.backoff.ms=10, assigned partitions", stages.run_consume
     ),
