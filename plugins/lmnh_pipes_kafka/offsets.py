@@ -77,6 +77,15 @@ class OffsetTracker:
         for offset in offsets:
             self.done(topic, partition, offset)
 
+    def done_all(self) -> None:
+        """Note that every offset read was written: the usual acknowledgement, of everything read since the last
+        one (:func:`~lmnh_pipes_kafka.source.acks_everything_read` decides that it is)."""
+        for part in self._parts.values():
+            if part.pending:
+                part.next_offset = part.pending[-1] + 1
+                part.pending.clear()
+            part.done.clear()
+
     def done(self, topic: str, partition: int, offset: int) -> None:
         """Note that ``offset`` was written (or rejected and written). Unknown partitions are ignored: they
         were revoked, and their new owner re-reads from the last commit."""

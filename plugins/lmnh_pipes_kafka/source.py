@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +24,7 @@ from .connection import Connection
 from .groupadmin import GroupAdmin
 from .offsets import OffsetTracker, read_stored_positions
 
-__all__ = ["AUTO_OFFSET_RESETS", "KafkaSource"]
+__all__ = ["AUTO_OFFSET_RESETS", "KafkaSource", "acks_everything_read"]
 
 log = logging.getLogger("lmnh_pipes.kafka.source")
 
@@ -68,6 +69,8 @@ class KafkaSource(Connection):
     # back (its rows up to there are in this member's own output, committed when that closes).
     _resume: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)
     _lag: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False, repr=False)  # from statistics
+    # The records read and not yet acknowledged, in read order: their offsets are the tracker's pending ones.
+    _unacked: list[Record] = attrs.field(factory=list, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -222,6 +225,7 @@ class KafkaSource(Connection):
             append(make_source_record(m.value() or b"", "kafka", topic, partition, offset, key, last_time))
         if run_ok:
             self._end_run(run_topic, run_partition, last, offsets)
+        self._unacked += records
         if messages:
             self._down_since = None
         elif self._down_since is not None:
@@ -229,8 +233,14 @@ class KafkaSource(Connection):
         return records
 
     def ack(self, records: Sequence[Record]) -> None:
-        for (topic, partition), offsets in offsets_by_partition(records).items():
-            self._tracker.done_many(topic, partition, offsets)
+        if acks_everything_read(records, self._unacked):
+            self._tracker.done_all()
+            self._unacked.clear()
+        else:
+            for (topic, partition), offsets in offsets_by_partition(records).items():
+                self._tracker.done_many(topic, partition, offsets)
+            acked = {id(r.meta) for r in records}
+            self._unacked = [r for r in self._unacked if id(r.meta) not in acked]
         self._commit(asynchronous=True)
 
     def close(self) -> None:
@@ -244,8 +254,13 @@ class KafkaSource(Connection):
             consumer.close()
             self._held = False  # the hold is for one run, released or not
             self._resume.clear()
+            self._unacked.clear()
 
     # -- internals --
+
+    def _forget_unacked(self, partitions: set[tuple[str, int]]) -> None:
+        """Partitions given up: their records, read and not acknowledged, leave the tracker, and so this list."""
+        self._unacked = [r for r in self._unacked if (r.meta.topic, r.meta.partition) not in partitions]
 
     def _end_run(self, topic: str, partition: int, last: int, offsets: list[int]) -> None:
         self._last_read[(topic, partition)] = last
@@ -358,6 +373,7 @@ class KafkaSource(Connection):
         if self._drain is not None and self._fatal is None:
             self._drain()
         self._assigned -= revoked
+        self._forget_unacked(revoked)
         for tp in revoked:
             self._last_read.pop(tp, None)
         self._commit(asynchronous=False, consumer=consumer, only=revoked)
@@ -373,6 +389,7 @@ class KafkaSource(Connection):
         log.info("revoked %s", ", ".join(f"{t}[{p}]" for t, p in sorted(revoked)))
 
     def _on_lost(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
+        self._forget_unacked({(p.topic, p.partition) for p in partitions})
         for p in partitions:
             self._assigned.discard((p.topic, p.partition))
             self._last_read.pop((p.topic, p.partition), None)
@@ -380,6 +397,18 @@ class KafkaSource(Connection):
             self._committed.pop((p.topic, p.partition), None)
             self._sent.pop((p.topic, p.partition), None)
         log.warning("lost %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+
+
+def acks_everything_read(records: Sequence[Record], unacked: Sequence[Record]) -> bool:
+    """Whether ``records`` are the records read and not yet acknowledged (``unacked``), in read order: the usual
+    acknowledgement of a batch, which then marks every pending offset done at once, without reading each record's
+    offset again (``tests/plugins/kafka/test_read_runs.py`` checks that it decides as the offset-by-offset path).
+    A validator's record keeps the ``meta`` of the record it was given, and each message read has a ``meta`` of
+    its own: comparing their identities is enough."""
+    return len(records) == len(unacked) and all(map(operator.is_, map(_META, records), map(_META, unacked)))
+
+
+_META = operator.attrgetter("meta")
 
 
 def _incremental(settings: dict[str, Any]) -> bool:
