@@ -67,6 +67,7 @@ rejects:
 batch:
   max_records: 5000
   max_wait: 1.0
+  overlap: {overlap}
 """
 
 
@@ -77,11 +78,18 @@ _SKIP_REJECTS: Final = "\n  conflict_key: [topic, partition, offset]\n  on_confl
 
 
 def write_pipeline(
-    ctx: Context, *, name: str, group: str, json_validator: bool = True, coordinates: bool = False
+    ctx: Context,
+    *,
+    name: str,
+    group: str,
+    json_validator: bool = True,
+    coordinates: bool = False,
+    overlap: bool = True,
 ) -> Path:
     """Write the pipeline file for one run; ``json_validator`` False gives the production file's chain (kiosk
     alone, on the raw bytes); ``coordinates`` writes each row's coordinates and skips those already written, as
-    the production file does (the columns and unique keys are in every run's tables: schema.sql makes them)."""
+    the production file does (the columns and unique keys are in every run's tables: schema.sql makes them);
+    ``overlap`` False writes each batch on the reading thread (``batch.overlap``)."""
     validators = [f"  - {{type: kiosk, catalogue: {json.dumps(str(CATALOGUE))}}}"]
     if json_validator:
         validators.insert(0, "  - type: json")
@@ -96,6 +104,7 @@ def write_pipeline(
         coordinates=_COORDINATES if coordinates else "",
         skip=_SKIP if coordinates else "",
         skip_rejects=_SKIP_REJECTS if coordinates else "",
+        overlap=json.dumps(overlap),
     )
     path = ctx.workdir / f"{name}.yaml"
     path.write_text(text)
@@ -114,7 +123,9 @@ class _FirstAssignment(logging.Handler):
             self.at = time.perf_counter()
 
 
-def run_in_process(ctx: Context, *, json_validator: bool = True, coordinates: bool = False) -> Sample:
+def run_in_process(
+    ctx: Context, *, json_validator: bool = True, coordinates: bool = False, overlap: bool = True
+) -> Sample:
     """Load the pipeline file with :func:`lmnh_pipes.load` and run it with ``limit`` = every message: the time
     runs from loading until ``run`` returned, so the last batch is committed."""
     reset_tables(ctx.servers.dsn)
@@ -125,6 +136,7 @@ def run_in_process(ctx: Context, *, json_validator: bool = True, coordinates: bo
         group=ctx.fresh("lmnh-group"),
         json_validator=json_validator,
         coordinates=coordinates,
+        overlap=overlap,
     )
     logger = logging.getLogger("lmnh_pipes.kafka.source")
     joined = _FirstAssignment()

@@ -27,6 +27,8 @@ RATIOS: Final = (
     ("lmnh_pipes / handtuned", "lmnh_pipes", "handtuned"),
     ("lmnh_pipes / handtuned_strict", "lmnh_pipes", "handtuned_strict"),
     ("lmnh_pipes_kiosk_only / handtuned", "lmnh_pipes_kiosk_only", "handtuned"),
+    ("lmnh_pipes_one_thread / handtuned", "lmnh_pipes_one_thread", "handtuned"),
+    ("lmnh_pipes_coordinates / lmnh_pipes", "lmnh_pipes_coordinates", "lmnh_pipes"),
     ("scale_n / scale_1", "scale_n", "scale_1"),
     ("sink_copy / sink_executemany", "sink_copy", "sink_executemany"),
     ("sink_copy / sink_insert_per_row", "sink_copy", "sink_insert_per_row"),
@@ -38,6 +40,8 @@ RATIOS: Final = (
 CPU_RATIOS: Final = (
     ("cpu: lmnh_pipes / handtuned", "lmnh_pipes", "handtuned"),
     ("cpu: lmnh_pipes / handtuned_strict", "lmnh_pipes", "handtuned_strict"),
+    ("cpu: lmnh_pipes_one_thread / handtuned", "lmnh_pipes_one_thread", "handtuned"),
+    ("cpu: lmnh_pipes_kiosk_only / handtuned", "lmnh_pipes_kiosk_only", "handtuned"),
     ("cpu: lmnh_pipes / quix_pg_sink", "lmnh_pipes", "quix_pg_sink"),
     ("cpu: lmnh_pipes / quix_copy_sink", "lmnh_pipes", "quix_copy_sink"),
 )

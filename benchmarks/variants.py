@@ -40,6 +40,11 @@ VARIANTS: Final[dict[str, Variant]] = {
         "(examples/lmnh/pipeline.yaml)",
         lambda ctx: lmnh.run_in_process(ctx, json_validator=True, coordinates=True),
     ),
+    "lmnh_pipes_one_thread": Variant(
+        "msg/s",
+        "as lmnh_pipes with batch.overlap: false: each batch written on the thread that reads and validates",
+        lambda ctx: lmnh.run_in_process(ctx, json_validator=True, overlap=False),
+    ),
     "lmnh_pipes_kiosk_only": Variant(
         "msg/s",
         "as lmnh_pipes without the json validator (the chain of examples/lmnh/pipeline.yaml)",
