@@ -284,7 +284,7 @@ class Runner:
         if not self._pending or self._failed:
             return
         started = time.monotonic()
-        batch = Batch(records=validate_all(self.validators, self._pending), started=started)
+        batch = Batch.of(validate_all(self.validators, self._pending), started)
         self._pending.clear()
         self._acknowledge()
         self._judge(batch)

@@ -26,9 +26,9 @@ class Batch:
     """One batch on its way: validated on the main thread, written on the writer thread, then acknowledged.
 
     ``records`` are every record read, in read order, each accepted or rejected: what is acknowledged to the
-    source. :meth:`Writer.write` returns the batch with the rest filled in: ``accepted`` and ``rejected`` as they
-    finally are (a sink may refuse a record for its content, which then becomes a reject), and how many rows each
-    sink wrote.
+    source. :meth:`of` splits them into ``accepted`` and ``rejected`` as validated; :meth:`Writer.write` returns
+    the batch with them as they finally are (a sink may refuse a record for its content, which then becomes a
+    reject), and how many rows each sink wrote.
     """
 
     records: Sequence[Record]
@@ -38,6 +38,16 @@ class Batch:
     rejected: Sequence[Record] = ()
     written: int = 0
     rejects_written: int = 0
+
+    @classmethod
+    def of(cls, records: Sequence[Record], started: float) -> Batch:
+        """A batch of validated ``records``, split on the validating thread: the writer's thread, which the
+        batch's write waits for, has the less to do."""
+        accepted: list[Record] = []
+        rejected: list[Record] = []
+        for r in records:
+            (accepted if r.reject is None else rejected).append(r)
+        return cls(records=records, started=started, accepted=accepted, rejected=rejected)
 
 
 @attrs.define(kw_only=True)
@@ -60,8 +70,7 @@ class Writer:
         A record the sink refuses for its content becomes a reject, and the batch is written again without it.
         """
         plan, rejects, retry = self.plan, self.rejects, self.retry
-        accepted = [r for r in batch.records if r.reject is None]
-        rejected = [r for r in batch.records if r.reject is not None]
+        accepted, rejected = list(batch.accepted), list(batch.rejected)
         outside = [] if plan.rejects_joined else rejected
         rejects_written = 0
         while True:
