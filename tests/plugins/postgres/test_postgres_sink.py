@@ -150,6 +150,18 @@ def test_unknown_lookup_value_refuses_that_record_and_writes_nothing(db):
     assert rows(db, "SELECT count(*) FROM rating_interaction") == [(0,)]
 
 
+def test_a_list_where_a_lookup_key_is_expected_refuses_that_record(db):
+    s = sink(db)
+    at = datetime(2024, 7, 1, 9, 30, tzinfo=SUMMER)
+    bad = attrs.evolve(kiosk(at, "1", 2, offset=1), value={**kiosk(at, "1", 2).value, "exhibition": ["EXH_01"]})
+    with pytest.raises(RecordRejectedError) as exc:
+        s.write([kiosk(at, "1", 2), bad])
+    assert exc.value.records == [(bad, 'column exhibition_id: cannot look up ["EXH_01"] (an array) in exhibition')]
+    s.write([kiosk(at, "1", 2)])
+    s.close()
+    assert rows(db, "SELECT count(*) FROM rating_interaction") == [(1,)]
+
+
 def test_constraint_violations_are_isolated_and_the_rest_lands_once(db):
     """Through the runner, exactly-once: refused rows go to the rejects table with the database's message."""
     execute(db, "ALTER TABLE rating_interaction ADD CONSTRAINT not_at_noon CHECK (extract(hour FROM event_at) <> 12)")
