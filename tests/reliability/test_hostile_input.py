@@ -145,7 +145,7 @@ def test_hostile_kafka_messages_and_tombstones_each_end_accepted_or_rejected_wit
         "bootstrap_servers": tansu.bootstrap,
         "topic": topic,
         "group_id": f"g-{topic}",
-        "options": {"session.timeout.ms": 3000, "heartbeat.interval.ms": 500},
+        "options": {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500},
     }
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)

@@ -22,9 +22,9 @@ source:
   bootstrap_servers: ${BOOTSTRAP}
   topic: ${TOPIC}
   group_id: ${GROUP}
-  options:
-    session.timeout.ms: 6000
-    heartbeat.interval.ms: 1000
+  options:               # Tansu's JoinGroup waits 1 s with these (tests/fixtures/kafka.py)
+    session.timeout.ms: 2000
+    heartbeat.interval.ms: 500
 validators:
   - type: json
 sink:
@@ -46,7 +46,17 @@ def start(workdir: Path, tansu, topic: str, name: str, *extra: str) -> subproces
         "OUT": str(workdir / f"{name}.csv"),
     }
     return subprocess.Popen(
-        [LMNH_PIPES, "run", str(workdir / "group.yaml"), "--idle-timeout", "60", "--json", *extra],
+        [
+            LMNH_PIPES,
+            "--log-level",
+            "INFO",
+            "run",
+            str(workdir / "group.yaml"),
+            "--idle-timeout",
+            "60",
+            "--json",
+            *extra,
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=(workdir / f"{name}.log").open("w"),  # a file: an unread pipe could fill up and block the run
@@ -76,6 +86,14 @@ def wait_for_rows(path: Path, at_least: int, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
+def wait_for_log(path: Path, text: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text():
+        assert proc.poll() is None, path.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"{path.name} has no {text!r} after {timeout} s"
+        time.sleep(0.1)
+
+
 @pytest.mark.slow
 def test_three_processes_share_six_partitions_while_one_stops_and_another_starts(tansu, topic_name, tmp_path):
     total = 60_000
@@ -103,7 +121,9 @@ def run_the_group(tansu, topic_name: str, tmp_path: Path, procs: dict[str, subpr
     assert procs["a"].returncode == 0, (tmp_path / "a.log").read_text()[-3000:]
     assert json.loads(out_a)["stopped_by"] == "signal"
     procs["d"] = start(tmp_path, tansu, topic_name, "d")
-    time.sleep(8)  # d joins the group (each JoinGroup waits session.timeout.ms / 2 on Tansu)
+    # d must be in the group before the second half is produced, or b and c could read all of it. It logs its
+    # partitions once the group has taken it in.
+    wait_for_log(tmp_path / "d.log", f"assigned {topic_name}[", procs["d"])
     tansu.produce(topic_name, [json.dumps({"n": i}).encode() for i in range(total // 2, total)], partitions=6)
     # Done when every message is in some file (counting what was written is how a test decides "done" on Tansu:
     # its watermarks are wrong after batches); then a clean stop. A duplicate written meanwhile still shows below.

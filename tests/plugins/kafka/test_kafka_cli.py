@@ -32,7 +32,7 @@ source:
   bootstrap_servers: ${BOOTSTRAP}
   topic: ${TOPIC}
   group_id: ${GROUP}
-  options: {session.timeout.ms: 3000, heartbeat.interval.ms: 500}
+  options: {session.timeout.ms: 2000, heartbeat.interval.ms: 500}
 validators:
   - {type: json}
   - type: kiosk
@@ -124,7 +124,7 @@ def test_sigkill_and_restart_lose_nothing_with_a_file_sink(tansu, topic_name, tm
     assert written_before < len(truth), "killed too late to test anything"
     second = tmp_path / "run2"
     # The same group: it resumes from the offsets committed before the kill, once the killed member's session
-    # has expired (about 4.5 s on Tansu with session.timeout.ms 3000), and a join (1.5 s more). Done when every
+    # has expired (about 3 s on Tansu with session.timeout.ms 2000), and a join (1 s more). Done when every
     # message is in some file; then a clean stop.
     proc = subprocess.Popen(
         [LMNH_PIPES, "run", str(tmp_path / "p.yaml"), "--json"],

@@ -29,7 +29,7 @@ source:
   bootstrap_servers: ${BOOTSTRAP}
   topic: ${TOPIC}
   group_id: ${GROUP}
-  options: {session.timeout.ms: 3000, heartbeat.interval.ms: 500, statistics.interval.ms: 200}
+  options: {session.timeout.ms: 2000, heartbeat.interval.ms: 500, statistics.interval.ms: 200}
 validators: [{type: json}]
 sink: {type: csv, path: "${OUT}", columns: [n, meta.offset], append: true}
 batch: {max_records: 100, max_wait: 0.1}

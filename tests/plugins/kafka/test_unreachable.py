@@ -10,7 +10,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import attrs
 import pytest
@@ -50,30 +52,85 @@ class Outcome:
         return self.err.strip().splitlines()
 
 
+class SideBySide:
+    """``lmnh-pipes COMMAND FILE`` for each named pipeline, each against a port of its own where nothing listens,
+    all started at once; stderr goes to a file, which a run that floods it cannot block on. Each run's time is
+    taken when it exits, however late :meth:`outcomes` is called."""
+
+    def __init__(self, tmp_path: Path, command: list[str], names: list[str], settings: str = "") -> None:
+        self.started = time.monotonic()
+        self.runs: list[tuple[str, str, subprocess.Popen[bytes], IO[str]]] = []
+        self.ended: dict[str, float] = {}
+        for name in names:
+            port = str(free_port())
+            text, reason = PIPELINES[name]
+            path = tmp_path / f"{name.replace(' ', '-')}.yaml"
+            path.write_text(text.replace("PORT", port) + settings)
+            err = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115 -- closed below
+            proc = subprocess.Popen(
+                [LMNH_PIPES, *command, str(path)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err
+            )
+            self.runs.append((name, reason.replace("PORT", port), proc, err))
+        self.waiters = [
+            threading.Thread(target=self._note_end, args=(name, proc), daemon=True) for name, _, proc, _ in self.runs
+        ]
+        for waiter in self.waiters:
+            waiter.start()
+
+    def _note_end(self, name: str, proc: subprocess.Popen[bytes]) -> None:
+        proc.wait()
+        self.ended[name] = time.monotonic()
+
+    def outcomes(self, timeout: float = 180) -> list[Outcome]:
+        """Wait for every run (killing one still going after ``timeout`` s from the start); their outcomes."""
+        outcomes = []
+        for (name, reason, proc, err), waiter in zip(self.runs, self.waiters, strict=True):
+            waiter.join(max(0.0, self.started + timeout - time.monotonic()))
+            if proc.poll() is None:
+                proc.kill()
+                waiter.join()
+            err.seek(0)
+            outcomes.append(Outcome(name, reason, proc.returncode, err.read(), self.ended[name] - self.started))
+        self.close()
+        return outcomes
+
+    def close(self) -> None:
+        """End what still runs (after a failure elsewhere) and close the stderr files."""
+        for _, _, proc, err in self.runs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            err.close()
+
+
 def run_side_by_side(tmp_path: Path, command: list[str], names: list[str], settings: str = "") -> list[Outcome]:
-    """``lmnh-pipes COMMAND FILE`` for each named pipeline, each against a port of its own where nothing
-    listens, all at once; stderr goes to a file, which a run that floods it cannot block on."""
-    started = time.monotonic()
-    runs = []
-    for name in names:
-        port = str(free_port())
-        text, reason = PIPELINES[name]
-        path = tmp_path / f"{name.replace(' ', '-')}.yaml"
-        path.write_text(text.replace("PORT", port) + settings)
-        err = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115 -- closed below
-        proc = subprocess.Popen([LMNH_PIPES, *command, str(path)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err)
-        runs.append((name, reason.replace("PORT", port), proc, err))
-    outcomes = []
-    for name, reason, proc, err in runs:
-        try:
-            proc.wait(timeout=180)
-        finally:
-            proc.kill()
-        seconds = time.monotonic() - started
-        err.seek(0)
-        outcomes.append(Outcome(name, reason, proc.returncode, err.read(), seconds))
-        err.close()
-    return outcomes
+    """:class:`SideBySide` runs, waited for."""
+    return SideBySide(tmp_path, command, names, settings).outcomes()
+
+
+LONG_START_UP = "test_an_unreachable_broker_for_a_long_start_up_is_a_handful_of_lines"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def long_start_up(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SideBySide | None]:
+    """The runs of the long start-up test, started with this module's first test: they do nothing but wait for
+    35 s (the repeats are summed up only after 30 s), so the module's other tests run meanwhile, and that test,
+    the last here, collects them. Not started when that test is not selected."""
+    if not any(item.name == LONG_START_UP and item.module is request.module for item in request.session.items):
+        yield None
+        return
+    runs = SideBySide(
+        tmp_path_factory.mktemp("long-start-up"),
+        ["run"],
+        ["kafka source", "kafka sink"],
+        "retry: {startup_timeout: 35}\n",
+    )
+    try:
+        yield runs
+    finally:
+        runs.close()
 
 
 def assert_gave_up_in_one_line(outcome: Outcome) -> None:
@@ -114,20 +171,6 @@ def test_check_online_says_at_once_that_the_broker_is_not_there(tmp_path: Path):
         assert outcome.seconds < 15  # before: 60 s
 
 
-@pytest.mark.slow
-def test_an_unreachable_broker_for_a_long_start_up_is_a_handful_of_lines(tmp_path: Path):
-    # A new user's settings, but for a start-up budget of 35 s rather than the default 60 (which RetryPolicy
-    # asserts): long enough for librdkafka to report the refused connection a thousand times, and for the
-    # repeats to be summed up once, after 30 s.
-    assert RetryPolicy().startup_timeout == 60
-    outcomes = run_side_by_side(tmp_path, ["run"], ["kafka source", "kafka sink"], "retry: {startup_timeout: 35}\n")
-    for outcome in outcomes:
-        assert_gave_up_in_one_line(outcome)
-        assert 35 <= outcome.seconds < 35 + MARGIN + 10, outcome  # a last attempt may take up to 10 s
-        assert len(outcome.lines) <= 7, outcome.err  # before: 2,333 in the default minute for the source
-        assert any("more like this" in line for line in outcome.lines), outcome.err
-
-
 def test_a_broker_that_comes_up_during_the_startup_timeout_is_waited_for(tmp_path: Path):
     # A producing pipeline and a consuming one, both started before their broker.
     port = free_port()
@@ -160,3 +203,19 @@ def test_a_broker_that_comes_up_during_the_startup_timeout_is_waited_for(tmp_pat
         broker.stop()
     assert reports["p"].written == len(values)
     assert sorted(r.raw for r in received.records) == sorted(values)
+
+
+@pytest.mark.slow
+def test_an_unreachable_broker_for_a_long_start_up_is_a_handful_of_lines(long_start_up: SideBySide | None):
+    # A new user's settings, but for a start-up budget of 35 s rather than the default 60 (which RetryPolicy
+    # asserts): long enough for librdkafka to report the refused connection a thousand times, and for the
+    # repeats to be summed up once, after 30 s.
+    assert RetryPolicy().startup_timeout == 60
+    # Runs started with the module (the long_start_up fixture), and timed from then to their exit.
+    assert long_start_up is not None
+    outcomes = long_start_up.outcomes()
+    for outcome in outcomes:
+        assert_gave_up_in_one_line(outcome)
+        assert 35 <= outcome.seconds < 35 + MARGIN + 10, outcome  # a last attempt may take up to 10 s
+        assert len(outcome.lines) <= 7, outcome.err  # before: 2,333 in the default minute for the source
+        assert any("more like this" in line for line in outcome.lines), outcome.err

@@ -39,7 +39,7 @@ source:
   topic: ${TOPIC}
   group_id: ${GROUP}
   options:
-    session.timeout.ms: 3000
+    session.timeout.ms: 2000
     heartbeat.interval.ms: 500
     partition.assignment.strategy: ${STRATEGY:-range,roundrobin}
 validators:

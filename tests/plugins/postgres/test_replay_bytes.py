@@ -32,7 +32,7 @@ source:
   bootstrap_servers: ${BOOTSTRAP}
   topic: ${TOPIC}
   group_id: ${GROUP}
-  options: {session.timeout.ms: 3000, heartbeat.interval.ms: 500}   # Tansu's JoinGroup waits half of it
+  options: {session.timeout.ms: 2000, heartbeat.interval.ms: 500}   # Tansu's JoinGroup waits half of it
 validators: [{type: json}]
 sink: {type: postgres, dsn: "${DSN}", table: replayed}
 rejects: {type: postgres, dsn: "${DSN}", table: kiosk_reject}

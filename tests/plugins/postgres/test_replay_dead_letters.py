@@ -49,13 +49,11 @@ rejects:
   replay_idle: 1
 """
 assert REJECTS_TO_POSTGRES in PIPELINE
-# A session of 3 s makes Tansu's JoinGroup wait 1.5 s, not 3.
-KAFKA_PIPELINE = (
-    PIPELINE.replace(REJECTS_TO_POSTGRES, REJECTS_TO_KAFKA)
-    .replace("max_records: 1000", "max_records: '${BATCH:-1000}'")
-    .replace("session.timeout.ms: 6000", "session.timeout.ms: 3000")
+# A session of 2 s makes Tansu's JoinGroup wait 1 s.
+KAFKA_PIPELINE = PIPELINE.replace(REJECTS_TO_POSTGRES, REJECTS_TO_KAFKA).replace(
+    "max_records: 1000", "max_records: '${BATCH:-1000}'"
 )
-assert "session.timeout.ms: 3000" in KAFKA_PIPELINE
+assert "session.timeout.ms: 2000" in KAFKA_PIPELINE
 
 
 @pytest.fixture
