@@ -29,7 +29,9 @@ SOURCES = sorted(
     p
     for top in ("lmnh_pipes", "plugins", "examples", "benchmarks")
     for p in (ROOT / top).rglob("*")
-    if p.suffix in {".py", ".yaml", ".ipynb", ".toml"} and "build" not in p.relative_to(ROOT).parts
+    if p.suffix in {".py", ".yaml", ".ipynb", ".toml"}
+    # build output, and the benchmark peers' environment (benchmarks/.peers-venv, made by benchmarks/run.py)
+    and not {"build", ".peers-venv"} & set(p.relative_to(ROOT).parts)
 )
 ALL = DOCUMENTS + SOURCES
 
