@@ -178,9 +178,3 @@ def count_rows(dsn: str) -> Counts:
         ).fetchone()
     assert row is not None
     return Counts(int(row[0]), int(row[1]), int(row[2]))
-
-
-def exhibition_ids(dsn: str) -> dict[str, int]:
-    """Each exhibition's public id (``EXH_03``) -> its key, for variants that resolve it themselves."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        return {str(k): int(v) for k, v in conn.execute("SELECT exhibition_public_id, exhibition_id FROM exhibition")}

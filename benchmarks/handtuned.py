@@ -19,8 +19,8 @@ from lmnh_pipes import Meta, Record, decode_object
 from lmnh_pipes_kiosk import KioskValidator
 
 from .context import GROUP_SETTINGS, Context
-from .data import CATALOGUE, count_rows, exhibition_ids, reset_tables
-from .kiosk_rows import COPY, TYPES
+from .data import CATALOGUE, count_rows, reset_tables
+from .kiosk_rows import COPY, TYPES, exhibition_ids
 from .measure import Sample
 
 __all__ = ["decoder", "run_handtuned"]

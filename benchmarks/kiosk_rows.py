@@ -25,6 +25,7 @@ __all__ = [
     "Row",
     "as_mapping",
     "converter",
+    "exhibition_ids",
     "table_of",
     "write_copy",
 ]
@@ -107,3 +108,9 @@ def write_copy(db: psycopg.Connection[Any], rows: Iterable[Row]) -> int:
                     for values in values_list:
                         copy.write_row(values)
     return sum(len(t) for t in tables)
+
+
+def exhibition_ids(dsn: str) -> dict[str, int]:
+    """Each exhibition's public id (``EXH_03``) -> its key, for the loops that resolve it themselves."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return {str(k): int(v) for k, v in conn.execute("SELECT exhibition_public_id, exhibition_id FROM exhibition")}

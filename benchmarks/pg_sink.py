@@ -16,7 +16,8 @@ import psycopg
 from lmnh_pipes import Record
 
 from .context import Context
-from .data import Counts, count_rows, exhibition_ids, reset_tables
+from .data import Counts, count_rows, reset_tables
+from .kiosk_rows import exhibition_ids
 from .measure import Sample
 from .stages import BATCH, open_sinks, validated_records
 

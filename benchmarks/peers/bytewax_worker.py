@@ -61,17 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bytewax.recovery import RecoveryConfig, init_db_dir
     from bytewax.run import cli_main
 
-    from benchmarks.kiosk_rows import Row, converter, write_copy
+    from benchmarks.kiosk_rows import Row, converter, exhibition_ids, write_copy
     from lmnh_pipes import interpreter_tuned
     from lmnh_pipes_kiosk import KioskValidator
 
     imported = time.perf_counter()
     validator = KioskValidator(catalogue=args.catalogue)
     validator.open()
-    with psycopg.connect(args.dsn, autocommit=True) as conn:
-        exhibitions = {
-            str(k): int(v) for k, v in conn.execute("SELECT exhibition_public_id, exhibition_id FROM exhibition")
-        }
+    exhibitions = exhibition_ids(args.dsn)
     convert = converter(validator, msgspec.json.Decoder().decode, exhibitions)
     first: list[float] = []
     written = [0, 0]  # rows, writes

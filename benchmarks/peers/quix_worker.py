@@ -77,20 +77,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     import msgspec
-    import psycopg
     from quixstreams import Application, message_context
 
-    from benchmarks.kiosk_rows import as_mapping, converter, table_of
+    from benchmarks.kiosk_rows import as_mapping, converter, exhibition_ids, table_of
     from lmnh_pipes import interpreter_tuned
     from lmnh_pipes_kiosk import KioskValidator
 
     imported = time.perf_counter()
     validator = KioskValidator(catalogue=args.catalogue)
     validator.open()
-    with psycopg.connect(args.dsn, autocommit=True) as conn:
-        exhibitions = {
-            str(k): int(v) for k, v in conn.execute("SELECT exhibition_public_id, exhibition_id FROM exhibition")
-        }
+    exhibitions = exhibition_ids(args.dsn)
     convert = converter(validator, msgspec.json.Decoder().decode, exhibitions)
     first: list[float] = []
 
